@@ -1,0 +1,42 @@
+"""Jinja filters that turn a user's free-text answer into a literal that stays valid wherever it is pasted.
+
+Cookiecutter imports this module because cookiecutter.json lists it in `_extensions`. Project names,
+descriptions and author names may hold quotes, backslashes, control characters, non-ASCII and emoji; pasting them
+raw into Python or TOML source would break the baked project.
+"""
+
+from cookiecutter.utils import simple_filter
+
+
+def _escape(text, quote):
+    out = []
+    for char in text:
+        if char in ("\\", quote):
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])
+    return "".join(out)
+
+
+@simple_filter
+def py_string(value):
+    """A Python string literal, quoted the way `ruff format` keeps it (double quotes unless that needs more escapes)."""
+    text = str(value)
+    quote = "'" if text.count('"') > text.count("'") else '"'
+    return quote + _escape(text, quote) + quote
+
+
+@simple_filter
+def toml_string(value):
+    """A TOML basic string (escapes are \\\\, \\" and \\uXXXX; TOML refuses raw control characters)."""
+    out = []
+    for char in str(value):
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
