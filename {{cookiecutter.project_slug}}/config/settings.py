@@ -7,11 +7,20 @@ names the variable. With no DATABASE_URL the project runs on an embedded SQLite 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def required(name, value):
+    """Stop start-up with a message naming the variable when a production setting is missing or empty."""
+    if not value:
+        raise ImproperlyConfigured(f"Set the {name} environment variable: it is required when DEBUG is off.")
+    return value
+
 
 PROJECT_NAME = {{ cookiecutter.project_name | py_string }}
 
@@ -21,8 +30,8 @@ if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 else:
-    SECRET_KEY = env("SECRET_KEY")
-    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+    SECRET_KEY = required("SECRET_KEY", env("SECRET_KEY", default=""))
+    ALLOWED_HOSTS = required("ALLOWED_HOSTS", env.list("ALLOWED_HOSTS", default=[]))
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -1,0 +1,71 @@
+"""Models with the same business fields (name, quantity, price), differing only in how changes are audited.
+
+Each is written the way a project would write it. Tables are created with `migrate --run-syncdb` (no migrations).
+"""
+
+from apps.core.models import TimestampedModel, TrackableModel
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+def name_field():
+    return models.CharField(max_length=100)
+
+
+def quantity_field():
+    return models.IntegerField(default=0)
+
+
+def price_field():
+    return models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+
+class Plain(models.Model):
+    """No audit trail at all: the baseline every ratio is measured against."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+
+
+class Trackable(TrackableModel):
+    """apps.core.models.TrackableModel: history appended by the database in the same UPDATE."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+
+
+class Timestamped(TimestampedModel):
+    """apps.core.models.TimestampedModel: TrackableModel plus date_added/date_updated/date_deleted."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+
+
+class SimpleHistoryModel(models.Model):
+    """django-simple-history: one row in a historical table per save."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+
+    history = HistoricalRecords()
+
+
+class AuditlogModel(models.Model):
+    """django-auditlog (registered in apps.py): reads the old row, then inserts a LogEntry per save."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+
+
+class NaiveHistory(models.Model):
+    """A plain JSON list rewritten from Python on every change: the naive alternative to the in-database append."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+    history = models.JSONField(default=list, blank=True)

@@ -1,0 +1,1 @@
+"""Helpers of the benchmark suite (bench/run.py)."""

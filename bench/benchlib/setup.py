@@ -1,0 +1,108 @@
+"""Configure Django for the benchmark: the baked project's apps plus simple_history, auditlog and benchapp, on an
+in-memory SQLite database ("default") and, when a server answers, a fresh PostgreSQL database ("pg")."""
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+
+
+def pg_server_url(url):
+    """Return an error message if no PostgreSQL server answers at `url`, else None."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
+
+
+def with_database(url, name):
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def create_database(url, name):
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(url, name):
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def configure(project, pg_url=None, pg_name=None):
+    """Put the baked project and bench/ on sys.path, configure settings and call django.setup()."""
+    for path in (str(BENCH_DIR), str(Path(project).resolve())):
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
+    os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+
+    import django
+    import environ
+    from django.conf import settings
+
+    databases = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            # As in the baked project's settings: transactions take the write lock up front.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE"},
+        }
+    }
+    if pg_url:
+        databases["pg"] = environ.Env.db_url_config(with_database(pg_url, pg_name))
+        databases["pg"]["CONN_MAX_AGE"] = None  # keep the connection for the whole run
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="bench-only-not-secret",  # noqa: S106
+        ALLOWED_HOSTS=["*"],
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "apps.core",
+            "apps.accounts",
+            "simple_history",
+            "auditlog",
+            "benchapp.apps.BenchAppConfig",
+        ],
+        DATABASES=databases,
+        DATABASE_ROUTERS=["benchlib.router.CurrentDatabaseRouter"],
+        AUTH_USER_MODEL="accounts.User",
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+
+
+def migrate(alias):
+    """Migrate the project's and the libraries' apps, then create benchapp's tables (it has no migrations; they
+    reference accounts_user, which `migrate --run-syncdb` would not have created yet)."""
+    from django.apps import apps
+    from django.core.management import call_command
+    from django.db import connections
+
+    from . import router
+
+    with router.use(alias):
+        call_command("migrate", database=alias, verbosity=0, interactive=False)
+        with connections[alias].schema_editor() as editor:
+            for model in apps.get_app_config("benchapp").get_models():
+                editor.create_model(model)

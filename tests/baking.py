@@ -1,0 +1,230 @@
+"""The one baking helper the template's tests share.
+
+`Bakery` bakes each distinct set of answers once per test session, and runs each expensive check (a project
+virtualenv, Django checks, migrations, the baked project's own test suite) once per distinct *project*: two bakes
+whose Python code and tool configuration are identical (answers that differ only in the licence text or the CI file,
+say) share one run of each check.
+"""
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tomllib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+UV = Path(sys.executable).with_name("uv")
+POSTGRES_SERVER = os.environ.get("TEMPLATE_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+# Variables of the developer's shell that would leak into a baked project's settings.
+PROJECT_VARIABLES = ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "ADMIN_URL", "DJANGO_SETTINGS_MODULE")
+
+
+class StepFailed(AssertionError):
+    pass
+
+
+@dataclass
+class BakedProject:
+    path: Path
+    context: dict
+    venv: Path | None = None
+    _results: dict = field(default_factory=dict)
+
+    def files(self):
+        return sorted(p for p in self.path.rglob("*") if p.is_file() and ".venv" not in p.relative_to(self.path).parts)
+
+    def text(self, relative):
+        return (self.path / relative).read_text(encoding="utf-8")
+
+    @property
+    def digest(self):
+        """What the expensive checks depend on: the Python sources and pyproject's dependencies and tool settings."""
+        sha = hashlib.sha256()
+        for path in self.files():
+            if path.suffix == ".py":
+                sha.update(str(path.relative_to(self.path)).encode() + b"\0" + path.read_bytes())
+        pyproject = tomllib.loads(self.text("pyproject.toml"))
+        relevant = {
+            "dependencies": pyproject["project"]["dependencies"],
+            "extras": pyproject["project"].get("optional-dependencies"),
+            "tool": pyproject.get("tool"),
+        }
+        sha.update(json.dumps(relevant, sort_keys=True).encode())
+        return sha.hexdigest()
+
+    def run(self, *args, env=None, cwd=None):
+        """Run a command of the project's virtualenv in the project; a failure shows its output."""
+        command = [str(self.venv / "bin" / args[0]), *args[1:]]
+        environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+        environment.update(env or {})
+        done = subprocess.run(
+            command, cwd=cwd or self.path, env=environment, capture_output=True, text=True, timeout=900, check=False
+        )
+        if done.returncode != 0:
+            raise StepFailed(
+                f"{' '.join(args)} failed in {self.path} (exit {done.returncode}):\n"
+                f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+            )
+        return done
+
+    def manage(self, *args, env=None):
+        return self.run("python", "manage.py", *args, env=env)
+
+
+class Bakery:
+    def __init__(self, cookies, workdir):
+        self._cookies = cookies
+        self._workdir = workdir
+        self._bakes = {}
+        self._steps = {}
+        self._venvs = {}
+
+    def bake(self, **context):
+        key = json.dumps(context, sort_keys=True)
+        if key not in self._bakes:
+            result = self._cookies.bake(extra_context=context)
+            assert result.exit_code == 0, f"baking {context} failed: {result.exception!r}"
+            self._bakes[key] = BakedProject(Path(result.project_path), context)
+        return self._bakes[key]
+
+    def installed(self, project):
+        """The project with a virtualenv holding its own dependencies (shared by projects with the same digest)."""
+        if project.venv is None:
+            digest = project.digest
+            if digest not in self._venvs:
+                venv = self._workdir / f"venv-{digest[:12]}"
+                subprocess.run([UV, "venv", "-q", "--python", sys.executable, venv], check=True)
+                subprocess.run(
+                    [
+                        UV,
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--python",
+                        venv / "bin" / "python",
+                        "-e",
+                        f"{project.path}[dev]",
+                    ],
+                    check=True,
+                )
+                self._venvs[digest] = venv
+            project.venv = self._venvs[digest]
+        return project
+
+    def step(self, project, name, database_url=None):
+        """Run one named check once per distinct project and database; re-raise its failure for every caller."""
+        key = (project.digest, name, database_url)
+        if key not in self._steps:
+            try:
+                self._steps[key] = STEPS[name](self.installed(project), database_url)
+            except StepFailed as failure:
+                self._steps[key] = failure
+        outcome = self._steps[key]
+        if isinstance(outcome, StepFailed):
+            raise outcome
+        return outcome
+
+
+def _ruff(project, _database_url):
+    project.run("ruff", "check", "--no-cache", ".")
+    return project.run("ruff", "format", "--no-cache", "--check", ".")
+
+
+def _check(project, database_url):
+    return project.manage("check", "--fail-level", "WARNING", env=_database(database_url))
+
+
+def _makemigrations(project, database_url):
+    return project.manage("makemigrations", "--check", "--dry-run", env=_database(database_url))
+
+
+def _migrate(project, database_url):
+    with fresh_database(database_url, project.path) as url:
+        done = project.manage("migrate", "--noinput", env={"DATABASE_URL": url})
+        project.manage("migrate", "--check", env={"DATABASE_URL": url})
+    return done
+
+
+def _check_deploy(project, database_url):
+    return project.manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION, **_database(database_url)}
+    )
+
+
+def _pytest(project, database_url):
+    env = _database(database_url)
+    if database_url:
+        # A database of its own per project: pytest-django creates and drops test_<name> beside it.
+        env["DATABASE_URL"] = _with_database_name(database_url, f"tpl_{project.digest[:10]}")
+    return project.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", env=env)
+
+
+STEPS = {
+    "ruff": _ruff,
+    "check": _check,
+    "makemigrations": _makemigrations,
+    "migrate": _migrate,
+    "check --deploy": _check_deploy,
+    "pytest": _pytest,
+}
+
+PRODUCTION = {
+    "DEBUG": "False",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "service.example.com",
+    "ADMIN_URL": "staff-area/",
+}
+
+
+def _database(database_url):
+    return {"DATABASE_URL": database_url} if database_url else {}
+
+
+def _with_database_name(url, name):
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+@contextmanager
+def fresh_database(server_url, folder):
+    """A new, empty database for one migrate run: a SQLite file, or a PostgreSQL database created and dropped."""
+    if not server_url:
+        path = folder / f"fresh-{secrets.token_hex(4)}.sqlite3"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for leftover in folder.glob(path.name + "*"):
+                leftover.unlink()
+        return
+    name = f"tpl_fresh_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database_name(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_problem():
+    """None when the PostgreSQL server answers, else the reason it does not."""
+    try:
+        with psycopg.connect(POSTGRES_SERVER, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as error:
+        return f"no PostgreSQL server answers at {POSTGRES_SERVER}: {str(error).strip()}"
+
+
+def git_repository_of(project, destination):
+    """A copy of the baked project as a fresh git repository with every file staged (as after `git init`)."""
+    shutil.copytree(project.path, destination, ignore=shutil.ignore_patterns(".venv"))
+    for command in (["git", "init", "--quiet"], ["git", "add", "--all"]):
+        subprocess.run(command, cwd=destination, check=True)
+    return destination

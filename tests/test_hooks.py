@@ -1,0 +1,84 @@
+"""Answers the pre-generation hook refuses: one sentence naming the value and the rule, and nothing left behind."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .baking import TEMPLATE
+
+COOKIECUTTER = Path(sys.executable).with_name("cookiecutter")
+
+
+def bake_cli(output_dir, *answers, extra=()):
+    """Run the cookiecutter command line as a user does."""
+    return subprocess.run(
+        [COOKIECUTTER, str(TEMPLATE), "--no-input", "--output-dir", str(output_dir), *extra, *answers],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("project_slug=My-Service", "project_slug 'My-Service' is not a lowercase Python identifier"),
+        ("project_slug=MyService", "project_slug 'MyService' is not a lowercase Python identifier"),
+        ("project_slug=1service", "project_slug '1service' is not a lowercase Python identifier"),
+        ("project_slug=my service", "project_slug 'my service' is not a lowercase Python identifier"),
+        ("project_slug=café", "project_slug 'café' is not a lowercase Python identifier"),
+        ("project_slug=", "project_slug is empty"),
+        ("project_slug=class", "project_slug 'class' is a Python keyword"),
+        ("project_slug=django", "project_slug 'django' would shadow the module 'django'"),
+        ("project_slug=config", "project_slug 'config' would shadow the module 'config'"),
+        ("project_slug=apps", "project_slug 'apps' would shadow the module 'apps'"),
+        ("project_slug=test", "project_slug 'test' would shadow the module 'test'"),
+        ("project_slug=site", "project_slug 'site' would shadow the module 'site'"),
+        ("project_slug=json", "project_slug 'json' would shadow the module 'json'"),
+        ("author_email=not-an-address", "author_email 'not-an-address' is not an e-mail address"),
+        ("author_email=a@b", "author_email 'a@b' is not an e-mail address"),
+        ("author_email=two@@example.com", "author_email 'two@@example.com' is not an e-mail address"),
+        ("timezone=Mars/Olympus_Mons", "timezone 'Mars/Olympus_Mons' is not in the IANA time zone database"),
+        ("timezone=../../etc/passwd", "timezone '../../etc/passwd' is not in the IANA time zone database"),
+    ],
+)
+def test_a_bad_answer_is_refused_with_one_clear_sentence(tmp_path, answer, message):
+    done = bake_cli(tmp_path, answer)
+    assert done.returncode != 0
+    assert f"ERROR: {message}" in done.stderr
+    assert list(tmp_path.iterdir()) == [], "a refused bake must leave nothing in the output folder"
+
+
+def test_a_derived_slug_that_is_invalid_is_refused(tmp_path):
+    done = bake_cli(tmp_path, "project_name=2048 Game")
+    assert "project_slug '2048_game' is not a lowercase Python identifier" in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_slug_is_derived_from_the_name(tmp_path):
+    done = bake_cli(tmp_path, "project_name=Billing Café API")
+    assert done.returncode == 0, done.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["billing_cafe_api"]
+
+
+def test_baking_over_an_existing_folder_is_refused_and_leaves_it_untouched(tmp_path):
+    existing = tmp_path / "my_service"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("precious work\n")
+    done = bake_cli(tmp_path)
+    assert done.returncode != 0
+    assert f'Error: "{existing}" directory already exists' in done.stdout
+    assert [path.name for path in existing.iterdir()] == ["notes.txt"]
+    assert (existing / "notes.txt").read_text() == "precious work\n"
+
+
+def test_the_post_generation_hook_keeps_an_existing_env_file(tmp_path):
+    """cruft and --overwrite-if-exists re-run the hooks: a developer's .env (and its secret) must survive."""
+    assert bake_cli(tmp_path).returncode == 0
+    env_file = tmp_path / "my_service" / ".env"
+    env_file.write_text("SECRET_KEY=the-one-in-use\n")
+    done = bake_cli(tmp_path, extra=["--overwrite-if-exists"])
+    assert done.returncode == 0, done.stderr
+    assert env_file.read_text() == "SECRET_KEY=the-one-in-use\n"
