@@ -1,4 +1,4 @@
-{%- if cookiecutter.username_type == "email" %}
+{%- if cookiecutter.username_type == "email" -%}
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -35,7 +35,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("email",)
-{%- else %}
+{%- else -%}
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 

@@ -1,4 +1,4 @@
-{%- if cookiecutter.username_type == "email" %}
+{%- if cookiecutter.username_type == "email" -%}
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +23,7 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
-{%- else %}
+{%- else -%}
 from django.contrib.auth.models import AbstractUser
 
 from apps.core.models import TrackableModel
