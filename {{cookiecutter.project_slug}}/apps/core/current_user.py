@@ -24,12 +24,13 @@ def acting_as(user):
 
 
 def get_current_user():
-    """The acting user, or None when nobody (or an anonymous visitor) is acting."""
+    """The acting user, or None when nobody (or an anonymous visitor) is acting.
+
+    Reading `request.user` may query the database (the session's user is loaded lazily), so from async code call
+    this through `sync_to_async`, as `Model.asave()` does.
+    """
     explicit = _acting_user.get()
-    if explicit is not None:
-        return explicit.user
-    request = _current_request.get()
-    user = getattr(request, "user", None)
+    user = explicit.user if explicit is not None else getattr(_current_request.get(), "user", None)
     if user is None or not user.is_authenticated:
         return None
     return user

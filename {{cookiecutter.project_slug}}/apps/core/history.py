@@ -3,8 +3,18 @@ it, and the JSON-safe entries that record each change.
 
 An entry looks like::
 
-    {"at": "2026-11-26T10:00:00.123456+00:00", "by": 7, "by_name": "alice",
-     "action": "update", "changes": {"title": {"old": "a", "new": "b"}}}
+    {
+        "at": "2026-11-26T10:00:00.123456+00:00",
+        "by": 7,
+        "by_name": "alice",
+        "action": "update",
+        "changes": {
+            "title": {"old": "a", "new": "b"},
+        },
+    }
+
+("at" is ISO-8601 in UTC; "by" and "by_name" are null when nobody is acting; a "create" entry lists every tracked
+field with old null.)
 """
 
 import base64
@@ -12,9 +22,11 @@ import copy
 import datetime
 import enum
 import functools
+import math
 import uuid
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.utils.duration import duration_iso_string
@@ -39,16 +51,17 @@ def snapshot(instance, fields=None):
     loaded = instance.__dict__
     return {
         field.attname: _detached(loaded[field.attname])
-        for field in fields or tracked_fields(type(instance))
+        for field in (tracked_fields(type(instance)) if fields is None else fields)
         if field.attname in loaded
     }
 
 
 def changes_since(instance, snapshot_values, only=None):
-    """{field name: {"old", "new"}} for each tracked field whose value differs from the snapshot.
+    """A dict of field name -> {"old": ..., "new": ...} for each tracked field whose value differs from the snapshot.
 
-    `only` limits the diff to the fields being saved (`update_fields`). Without a snapshot (an instance built by hand
-    for an existing row) the old values are unknown: every field is listed with old null.
+    `only` limits the diff to the fields being saved (`update_fields`). When the old value is unknown (an instance
+    built by hand for an existing row, or a field deferred at load time and then assigned) the field is listed with
+    old null: a write the snapshot cannot explain is still recorded, never skipped.
     """
     changes = {}
     for field in tracked_fields(type(instance)):
@@ -56,11 +69,11 @@ def changes_since(instance, snapshot_values, only=None):
             continue
         if field.attname not in instance.__dict__:
             continue  # deferred: not loaded, so not being saved
-        new = instance.__dict__[field.attname]
-        if snapshot_values is None:
+        new = _comparable(field, instance.__dict__[field.attname])
+        if snapshot_values is None or field.attname not in snapshot_values:
             old = None
         else:
-            old = snapshot_values.get(field.attname, new)
+            old = snapshot_values[field.attname]
             if old == new:
                 continue
         changes[field.name] = {"old": to_json(old), "new": to_json(new)}
@@ -70,12 +83,13 @@ def changes_since(instance, snapshot_values, only=None):
 def creation_changes(instance):
     """A create entry lists every tracked field, old null."""
     return {
-        field.name: {"old": None, "new": to_json(instance.__dict__.get(field.attname))}
+        field.name: {"old": None, "new": to_json(_comparable(field, instance.__dict__.get(field.attname)))}
         for field in tracked_fields(type(instance))
     }
 
 
 def entry(action, changes, user, at):
+    """One history entry. The user's name is copied in so the entry stays readable after the user is deleted."""
     return {
         "at": at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
         "by": user.pk if user is not None else None,
@@ -92,6 +106,8 @@ def to_json(value):
         return value
     if isinstance(value, enum.Enum):
         return to_json(value.value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or infinity
     if isinstance(value, (str, int, float)):
         return value
     if isinstance(value, Decimal):
@@ -107,7 +123,7 @@ def to_json(value):
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, FieldFile):
-        return value.name or None
+        return value.name
     if isinstance(value, models.Model):
         return to_json(value.pk)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -121,5 +137,19 @@ def to_json(value):
     return str(value)
 
 
+def _comparable(field, value):
+    """The value as the field holds it once stored ("1.50" as Decimal("1.50"), an ISO string as a datetime), so that
+    assigning an equal value in another form is not reported as a change."""
+    if value is None or isinstance(value, (FieldFile, models.Model)):
+        return value
+    try:
+        return field.to_python(value)
+    except (ValidationError, TypeError, ValueError):
+        return value  # the save itself will reject it, or the database will convert it
+
+
 def _detached(value):
+    """A copy that later in-place edits of the instance cannot reach (JSON containers, the name of a file)."""
+    if isinstance(value, FieldFile):
+        return value.name
     return copy.deepcopy(value) if isinstance(value, (dict, list)) else value

@@ -9,6 +9,7 @@ The history machinery lives in `history.py`, the acting user in `current_user.py
 """
 
 from django.conf import settings
+from django.core import checks
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +62,11 @@ class TrackableModel(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs):
+        self._save_audited(history.CREATE if self._state.adding else history.UPDATE, *args, **kwargs)
+
+    save.alters_data = True
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
@@ -71,10 +77,31 @@ class TrackableModel(models.Model):
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         self._take_history_snapshot(only=fields)
 
-    def save(self, *args, **kwargs):
-        self._save_audited(history.CREATE if self._state.adding else history.UPDATE, *args, **kwargs)
-
-    save.alters_data = True
+    @classmethod
+    def check(cls, **kwargs):
+        """A misspelt `history_exclude` (or a bare string instead of a tuple) would let a secret into the history."""
+        errors = super().check(**kwargs)
+        if isinstance(cls.history_exclude, str):
+            errors.append(
+                checks.Error(
+                    f"{cls.__name__}.history_exclude must be a tuple or list of field names, not a string.",
+                    hint=f"Write history_exclude = ({cls.history_exclude!r},)",
+                    obj=cls,
+                    id="core.E001",
+                )
+            )
+            return errors
+        names = {name for field in cls._meta.concrete_fields for name in (field.name, field.attname)}
+        errors.extend(
+            checks.Error(
+                f"{cls.__name__}.history_exclude names {name!r}, which is not a field of {cls._meta.label}.",
+                obj=cls,
+                id="core.E002",
+            )
+            for name in cls.history_exclude
+            if name not in names
+        )
+        return errors
 
     @classmethod
     def _audit_stamps(cls, now, user, adding):
@@ -86,6 +113,10 @@ class TrackableModel(models.Model):
         return stamps
 
     def _save_audited(self, action, *args, now=None, update_fields=None, **kwargs):
+        if update_fields is not None:
+            update_fields = set(update_fields)
+            if not update_fields:
+                return  # Django's rule: an empty update_fields saves nothing, so it records nothing either.
         now, user = now or timezone.now(), get_current_user()
         stamps = self._audit_stamps(now, user, adding=self._state.adding)
         if self.__dict__.get("created_by_id") is not None:
@@ -93,11 +124,8 @@ class TrackableModel(models.Model):
         for attname, value in stamps.items():
             setattr(self, attname, value)
         if update_fields is not None:
-            update_fields = {*update_fields, *stamps, "history"}
-        elif deferred := self.get_deferred_fields():
-            update_fields = {
-                field.attname for field in self._meta.concrete_fields if not field.primary_key
-            } - deferred | {*stamps, "history"}
+            # The history is appended by _do_update whether or not it is listed, so it is never loaded for that.
+            update_fields |= stamps.keys()
         self._pending_audit = (action, now, user)
         try:
             super().save(*args, update_fields=update_fields, **kwargs)
@@ -106,26 +134,34 @@ class TrackableModel(models.Model):
         self._take_history_snapshot(only=update_fields)
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
-        # Replace the Python-side history with an in-database append of this save's entry (or leave it alone).
-        pending = getattr(self, "_pending_audit", None)
-        if pending is None or not any(field.name == "history" for field, _model, _value in values):
+        # In the table that holds the history (the model's own, or a parent's under multi-table inheritance), the
+        # Python-side history is never written: the database appends this save's entry, or leaves the column alone.
+        pending = self.__dict__.get("_pending_audit")
+        history_field = self._meta.get_field("history")
+        if pending is None or base_qs.model is not history_field.model:
             return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
         action, now, user = pending
         entry = self._history_entry(history.UPDATE if action == history.CREATE else action, now, user, update_fields)
-        values = [(field, model, value) for field, model, value in values if field.name != "history"]
+        values = [value for value in values if value[0].attname != history_field.attname]
         if entry:
-            values.append((self._meta.get_field("history"), None, JSONAppend(models.F("history"), entry)))
+            values.append((history_field, None, JSONAppend(models.F(history_field.attname), entry)))
         updated = super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
         if updated:
             self._remember_entry(entry)
         return updated
 
     def _do_insert(self, manager, using, fields, returning_fields, raw):
-        pending = getattr(self, "_pending_audit", None)
-        if pending is not None and any(field.name == "history" for field in fields):
-            _action, now, user = pending
-            self.history = [*(self.history or []), self._creation_entry(now, user)]
-        return super()._do_insert(manager, using, fields, returning_fields, raw)
+        pending = self.__dict__.get("_pending_audit")
+        if pending is None or not any(field.attname == "history" for field in fields):
+            return super()._do_insert(manager, using, fields, returning_fields, raw)
+        _action, now, user = pending
+        loaded_history = self.history
+        self.history = [*(loaded_history or []), self._creation_entry(now, user)]
+        try:
+            return super()._do_insert(manager, using, fields, returning_fields, raw)
+        except Exception:
+            self.history = loaded_history  # so that a retried save does not record the creation twice
+            raise
 
     def _prepare_create(self, now, user):
         """Stamp an unsaved instance and give it its "create" entry (used by bulk_create)."""
@@ -181,18 +217,6 @@ class TimestampedModel(TrackableModel):
     class Meta(TrackableModel.Meta):
         abstract = True
 
-    @classmethod
-    def _audit_stamps(cls, now, user, adding):
-        stamps = super()._audit_stamps(now, user, adding)
-        stamps["date_updated"] = now
-        if adding:
-            stamps["date_added"] = now
-        return stamps
-
-    @property
-    def is_deleted(self):
-        return self.date_deleted is not None
-
     def delete(self, using=None, keep_parents=False):
         """Mark the row deleted and record it in the history; nothing is removed. Returns what Model.delete would."""
         if self.is_deleted:
@@ -203,6 +227,10 @@ class TimestampedModel(TrackableModel):
         return 1, {self._meta.label: 1}
 
     delete.alters_data = True
+
+    @property
+    def is_deleted(self):
+        return self.date_deleted is not None
 
     def restore(self, using=None):
         """Undo a soft delete, recording it in the history."""
@@ -218,6 +246,22 @@ class TimestampedModel(TrackableModel):
         return super().delete(using=using, keep_parents=keep_parents)
 
     hard_delete.alters_data = True
+
+    @classmethod
+    def _audit_stamps(cls, now, user, adding):
+        stamps = super()._audit_stamps(now, user, adding)
+        stamps["date_updated"] = now
+        if adding:
+            stamps["date_added"] = now
+        return stamps
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        # Only delete() and restore() move date_deleted. A save that leaves it as it was loaded does not write it,
+        # so saving an instance loaded before another process soft-deleted the row does not quietly revive it.
+        snapshot = self.__dict__.get("_history_snapshot") or {}
+        if "date_deleted" in snapshot and snapshot["date_deleted"] == self.__dict__.get("date_deleted"):
+            values = [value for value in values if value[0].attname != "date_deleted"]
+        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
 
 
 class Task(models.Model):

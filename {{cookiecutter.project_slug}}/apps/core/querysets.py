@@ -7,7 +7,7 @@ from . import history
 from .current_user import get_current_user
 from .expressions import JSONAppend
 
-# Rows per UPDATE when a queryset-wide change writes one history entry per distinct old value.
+# Rows per UPDATE when a queryset-wide write lists the rows it touches (keeps clear of SQLite's parameter limit).
 _UPDATE_BATCH = 500
 
 
@@ -15,12 +15,14 @@ class TrackableQuerySet(models.QuerySet):
     """A QuerySet whose bulk writes are audited like `save()`: none of them bypasses the history."""
 
     def update(self, **values):
-        """Update the rows and record an "update" entry on each row whose tracked values change."""
+        """Update the rows, set their audit stamps, and record an "update" entry on each row whose tracked values
+        change. Returns the number of rows matched, as QuerySet.update() does."""
         return self._audited_update(values, history.UPDATE)
 
     update.alters_data = True
 
     def bulk_create(self, objs, *args, **kwargs):
+        """Insert the objects, each stamped and carrying its "create" entry."""
         objs = list(objs)
         now, user = timezone.now(), get_current_user()
         for obj in objs:
@@ -46,41 +48,65 @@ class TrackableQuerySet(models.QuerySet):
             pending.append((obj, obj.__dict__.get("history"), entry))
             obj.history = JSONAppend(models.F("history"), entry) if entry else models.F("history")
         try:
-            updated = super().bulk_update(objs, [*fields, *stamps, "history"], batch_size=batch_size)
+            # Django's bulk_update ends in QuerySet.update(); the entries are already in the statement, so it runs
+            # on a plain queryset rather than through the audited update() above, which would record them twice.
+            updated = self._unaudited().bulk_update(objs, [*fields, *stamps, "history"], batch_size=batch_size)
         finally:
-            for obj, loaded_history, entry in pending:
+            for obj, loaded_history, _entry in pending:
                 obj.history = loaded_history
-        for obj, loaded_history, entry in pending:
+        for obj, _loaded_history, entry in pending:
             obj._history_saved(entry, fields)
         return updated
 
     bulk_update.alters_data = True
 
+    def _unaudited(self, filtered=True):
+        """A plain QuerySet on the same rows (or, unfiltered, on the whole table), for writes already audited."""
+        query = self.query.chain() if filtered else None
+        return models.QuerySet(model=self.model, query=query, using=self.db, hints=self._hints)
+
     def _audited_update(self, values, action):
-        """The one path for queryset-wide writes: lock the rows, read their old values, write the new values, the
-        stamps and one history entry per changed row. Rows whose values do not change are not written."""
+        """The one path for queryset-wide writes. In one transaction: lock the matching rows and read their tracked
+        values, write the new values and the stamps, and append one entry to each row whose tracked values changed.
+        """
+        if self.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
+        self._for_write = True
         model = self.model
         now, user = timezone.now(), get_current_user()
-        stamps = model._audit_stamps(now, user, adding=False)
-        fields = [model._meta.get_field(name) for name in values]
-        tracked = [field for field in fields if field in history.tracked_fields(model)]
+        values = {**model._audit_stamps(now, user, adding=False), **values}
+        tracked_fields = history.tracked_fields(model)
+        tracked = {}
+        for key in values:
+            field = model._meta.get_field(key)
+            if field in tracked_fields:
+                tracked[field] = key
         if not tracked:
-            return super().update(**values, **stamps)
+            return self._unaudited().update(**values)
         attnames = [field.attname for field in tracked]
-        rows = model._base_manager.using(self.db)
+        rows = self._unaudited(filtered=False)
         with transaction.atomic(using=self.db, savepoint=False):
-            before = {pk: old for pk, *old in self.select_for_update().values_list("pk", *attnames)}
+            locked = self.select_for_update(of=("self",)).values_list("pk", *attnames)
+            before = {pk: old for pk, *old in locked}
             if any(hasattr(value, "resolve_expression") for value in values.values()):
                 # The new values are computed by the database: write them, then read them back to diff.
-                rows.filter(pk__in=before).update(**values, **stamps)
-                after = {pk: new for pk, *new in rows.filter(pk__in=before).values_list("pk", *attnames)}
-                entries = _entries_by_row(before, after, tracked, action, now, user)
-                _write_entries(rows, entries, {})
+                for pks in _batches(before):
+                    rows.filter(pk__in=pks).update(**values)
+                after = {}
+                for pks in _batches(before):
+                    after.update((pk, new) for pk, *new in rows.filter(pk__in=pks).values_list("pk", *attnames))
+                _write(rows, before, {}, _entries_by_row(before, after, tracked, action, now, user))
             else:
-                new = [_as_stored(field, values[field.name]) for field in tracked]
+                new = [_as_stored(field, values[key]) for field, key in tracked.items()]
                 entries = _entries_by_row(before, dict.fromkeys(before, new), tracked, action, now, user)
-                _write_entries(rows, entries, {**values, **stamps})
+                _write(rows, before, values, entries)
         return len(before)
+
+
+def _batches(pks):
+    pks = list(pks)
+    for start in range(0, len(pks), _UPDATE_BATCH):
+        yield pks[start : start + _UPDATE_BATCH]
 
 
 def _as_stored(field, value):
@@ -90,37 +116,43 @@ def _as_stored(field, value):
 
 
 def _entries_by_row(before, after, fields, action, now, user):
-    """{entry key: (entry, [pk, ...])} for the rows whose values change; rows sharing old and new share an entry."""
-    grouped = {}
+    """{pk: entry} for the rows whose tracked values change; rows with the same change share one entry object."""
+    shared = {}
+    entries = {}
     for pk, old in before.items():
-        new = after[pk]
-        if list(old) == list(new):
-            continue
+        new = after.get(pk)
+        if new is None or list(old) == list(new):
+            continue  # unchanged, or gone
         changes = {
             field.name: {"old": history.to_json(o), "new": history.to_json(n)}
             for field, o, n in zip(fields, old, new, strict=True)
             if o != n
         }
         key = repr(changes)
-        if key not in grouped:
-            grouped[key] = (history.entry(action, changes, user, now), [])
-        grouped[key][1].append(pk)
-    return grouped
+        if key not in shared:
+            shared[key] = history.entry(action, changes, user, now)
+        entries[pk] = shared[key]
+    return entries
 
 
-def _write_entries(rows, entries, values):
-    """Write `values` and append each row's entry, in one UPDATE per batch of rows."""
-    targets = [(entry, pk) for entry, pks in entries.values() for pk in pks]
-    for start in range(0, len(targets), _UPDATE_BATCH):
-        batch = targets[start : start + _UPDATE_BATCH]
+def _write(rows, pks, values, entries):
+    """Write `values` to every row in `pks` and append each changed row's entry, in one UPDATE per batch."""
+    for batch in _batches(pks):
         by_entry = {}
-        for entry, pk in batch:
-            by_entry.setdefault(id(entry), (entry, []))[1].append(pk)
-        appended = models.Case(
-            *(models.When(pk__in=pks, then=JSONAppend(models.F("history"), entry)) for entry, pks in by_entry.values()),
-            default=models.F("history"),
-        )
-        rows.filter(pk__in=[pk for _, pk in batch]).update(**values, history=appended)
+        for pk in batch:
+            if pk in entries:
+                by_entry.setdefault(id(entries[pk]), (entries[pk], []))[1].append(pk)
+        if by_entry:
+            appended = models.Case(
+                *(
+                    models.When(pk__in=entry_pks, then=JSONAppend(models.F("history"), entry))
+                    for entry, entry_pks in by_entry.values()
+                ),
+                default=models.F("history"),
+            )
+            rows.filter(pk__in=batch).update(**values, history=appended)
+        elif values:
+            rows.filter(pk__in=batch).update(**values)
 
 
 class TimestampedQuerySet(TrackableQuerySet):
@@ -133,6 +165,7 @@ class TimestampedQuerySet(TrackableQuerySet):
         return self.filter(date_deleted__isnull=False)
 
     def delete(self):
+        """Mark the rows deleted, recording a "delete" entry on each. Returns what QuerySet.delete() would."""
         count = self.alive()._audited_update({"date_deleted": timezone.now()}, history.DELETE)
         return count, ({self.model._meta.label: count} if count else {})
 
@@ -140,11 +173,13 @@ class TimestampedQuerySet(TrackableQuerySet):
     delete.queryset_only = True
 
     def restore(self):
+        """Undo the soft delete of the deleted rows among these, recording a "restore" entry on each."""
         return self.deleted()._audited_update({"date_deleted": None}, history.RESTORE)
 
     restore.alters_data = True
 
     def hard_delete(self):
+        """Remove the rows from the database for real."""
         return super().delete()
 
     hard_delete.alters_data = True

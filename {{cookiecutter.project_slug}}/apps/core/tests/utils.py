@@ -1,0 +1,45 @@
+"""Helpers shared by the tests."""
+
+import threading
+
+from django.db import connections
+
+
+def change(old, new):
+    """One field's change, as a history entry records it."""
+    return {"old": old, "new": new}
+
+
+def stored_history(instance):
+    """The history as the database holds it now, read without the instance (whose copy may be stale)."""
+    return type(instance)._base_manager.values_list("history", flat=True).get(pk=instance.pk)
+
+
+def run_in_parallel(worker, count):
+    """Run worker(index, barrier) in `count` threads at once, each with its own database connection.
+
+    Each worker calls barrier.wait() when ready, so that all of them hit the database at the same moment. Returns
+    the workers' results in order; re-raises the first exception a worker raised.
+    """
+    barrier = threading.Barrier(count)
+    results = [None] * count
+    errors = []
+
+    def run(index):
+        try:
+            results[index] = worker(index, barrier)
+        except BaseException as error:
+            errors.append(error)
+            barrier.abort()  # release the others rather than leave them waiting
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    threads = [threading.Thread(target=run, args=(index,), name=f"worker-{index}") for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker did not finish"
+    if errors:
+        raise errors[0]
+    return results

@@ -1,0 +1,31 @@
+"""Test set-up shared by the whole project.
+
+apps/core/tests/testapp holds concrete models built on the abstract base models, with their own migrations. It is
+installed here, for the test run only, so that neither settings.py nor `makemigrations` of the real project ever
+sees it. The test database is created later, when the first test needs it, so it gets the test app's tables.
+
+The app is installed when this file is imported, not in a pytest_configure hook: pytest-django has set Django up by
+then, and pytest imports this file before the conftest files below it, which may import the test app's models; a
+hook would run only after all of those imports. override_settings installs the app into the ready app registry, as
+Django's own test suite does.
+"""
+
+import pytest
+from django.conf import settings
+from django.test.utils import override_settings
+
+TEST_APPS = ["apps.core.tests.testapp"]
+
+_test_apps = override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, *TEST_APPS])
+_test_apps.enable()
+
+
+def pytest_unconfigure(config):
+    _test_apps.disable()
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """The test client speaks plain HTTP. With DEBUG off, SECURE_SSL_REDIRECT defaults to on and every request would
+    be answered with a redirect to HTTPS, so the tests would depend on how the environment sets DEBUG."""
+    settings.SECURE_SSL_REDIRECT = False
