@@ -22,7 +22,7 @@ def _escape(text, quote):
 
 @simple_filter
 def py_string(value):
-    """A Python string literal, quoted the way `ruff format` keeps it (double quotes unless that needs more escapes)."""
+    """A Python string literal quoted as `ruff format` keeps it: double quotes unless that needs more escapes."""
     text = str(value)
     quote = "'" if text.count('"') > text.count("'") else '"'
     return quote + _escape(text, quote) + quote

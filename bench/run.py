@@ -1,8 +1,11 @@
 #!/usr/bin/env python
 """Benchmark the baked project's audit trail and task claiming against a plain model, django-simple-history and
-django-auditlog. See bench/README.md.
+django-auditlog, on SQLite (in memory) and PostgreSQL. See bench/README.md.
 
     python bench/run.py --project /path/to/baked/project [--quick] [--postgres-url URL]
+
+Run it with the Python of a virtual environment holding the baked project (pip install -e) and
+bench/requirements.txt; bench/bake_and_run.py does all of that.
 """
 
 import argparse
@@ -22,16 +25,17 @@ DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", required=True, type=Path, help="a baked project (the folder with manage.py)")
-    parser.add_argument("--quick", action="store_true", help="fewer rows and rounds (a smoke run, well under 60 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer rows and rounds: a smoke run, well under 60 s")
     parser.add_argument("--postgres-url", default=DEFAULT_PG_URL, help=f"server to use (default {DEFAULT_PG_URL})")
-    parser.add_argument(
-        "--bake-times", default="", help="comma-separated seconds of earlier bakes, for table 5 (bake_and_run.py)"
-    )
-    parser.add_argument("--skip-project-tests", action="store_true", help="do not time the project's pytest")
-    parser.add_argument("--profile", action="store_true", help="profile Trackable saves with pyinstrument")
+    parser.add_argument("--bake-times", default="", help="comma-separated seconds of bakes, for table 5")
+    parser.add_argument("--skip-project-tests", action="store_true", help="do not run the project's pytest")
     args = parser.parse_args(argv)
     if not (args.project / "manage.py").is_file():
         parser.error(f"{args.project} is not a baked project (no manage.py in it)")
+    try:
+        args.bake_times = [float(value) for value in args.bake_times.split(",") if value.strip()]
+    except ValueError:
+        parser.error(f"--bake-times takes comma-separated seconds, not {args.bake_times!r}")
     return args
 
 
@@ -43,25 +47,69 @@ def main(argv=None):
     if pg_problem is None:
         setup.create_database(args.postgres_url, pg_name)
         atexit.register(drop_pg, args.postgres_url, pg_name)
-    setup.configure(args.project, args.postgres_url if pg_problem is None else None, pg_name)
+    setup.configure(args.project, None if pg_problem else args.postgres_url, pg_name)
 
-    from benchlib import statements, throughput
+    from benchlib import claims, history_depth, project, statements, throughput
+    from benchlib.util import print_skipped
 
+    no_server = f"no server at {args.postgres_url} ({pg_problem})"
     backends = [("default", "SQLite (in memory)")]
     if pg_problem is None:
         backends.append(("pg", f"PostgreSQL (database {pg_name})"))
     for alias, _ in backends:
         setup.migrate(alias)
-    print(f"Benchmark of {args.project.resolve()} ({'quick' if args.quick else 'full'} run)")
+    mode = "quick" if args.quick else "full"
+    print(f"Benchmark of {args.project.resolve()} ({mode} run, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
 
-    for alias, name in backends:
-        statements.report(alias, f"1. Statements per operation - {name}")
-    if pg_problem is not None:
-        print(f"\n1. Statements per operation - PostgreSQL\n  skipped: no server at {args.postgres_url} ({pg_problem})")
-    rows, rounds = (200, 3) if args.quick else (2000, 5)
-    for alias, name in backends:
-        throughput.report(alias, f"2. Creates and updates - {name}", rows, rounds)
-    print(f"total bench time {time.perf_counter() - started:.1f} s")
+    def each_backend(title, fn):
+        results = {alias: fn(alias, f"{title} - {name}") for alias, name in backends}
+        if pg_problem is not None:
+            print_skipped(f"{title} - PostgreSQL", no_server)
+        return results
+
+    each_backend("1. Statements per operation", statements.report)
+
+    rows, rounds = (100, 2) if args.quick else (2000, 5)
+    speed = each_backend(
+        f"2. {rows:,} creates and {rows:,} updates", lambda alias, title: throughput.report(alias, title, rows, rounds)
+    )
+
+    lengths, repeats = (10, 1000, 10000), (5 if args.quick else 21)
+    each_backend(
+        "3. One update when the history already holds N entries",
+        lambda alias, title: history_depth.report(alias, title, lengths, repeats),
+    )
+
+    title = "4. Task.objects.claim(count=10) with concurrent workers - PostgreSQL"
+    claimed = None
+    if pg_problem is None:
+        claimed = claims.report("pg", title, 2000 if args.quick else 20000, (1, 2, 4, 8))
+    else:
+        print_skipped(title, no_server)
+
+    project.report(
+        "5. Template and project",
+        args.project.resolve(),
+        args.bake_times,
+        None if pg_problem else args.postgres_url,
+        args.quick,
+        args.skip_project_tests,
+    )
+
+    source = "pg" if "pg" in speed else "default"
+    update = {label: times["update"] for label, times in speed[source].items()}
+    ratio = {label: seconds / update["plain"] for label, seconds in update.items()}
+    if claimed is None:
+        per_second = duplicates = "n/a"
+    else:
+        per_second = f"{claimed[8, 'claim() SKIP LOCKED']['taken'] / claimed[8, 'claim() SKIP LOCKED']['seconds']:.0f}"
+        duplicates = sum(outcome["duplicates"] for (_, method), outcome in claimed.items() if method.startswith("claim"))
+    print(f"Total time {time.perf_counter() - started:.0f} s. Summary: update ratios (table 2, save() of a loaded row)")
+    print(f"from {'PostgreSQL' if source == 'pg' else 'SQLite'}; duplicates summed over every claim() run of table 4.")
+    print(
+        f"trackable_update_ratio={ratio['TrackableModel']:.2f} simple_history_ratio={ratio['simple-history']:.2f} "
+        f"auditlog_ratio={ratio['auditlog']:.2f} claim_8_workers_per_s={per_second} duplicates={duplicates}"
+    )
 
 
 def drop_pg(url, name):

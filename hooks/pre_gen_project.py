@@ -25,7 +25,10 @@ def slug_problem(slug):
     if not slug:
         return "project_slug is empty; it must be a lowercase Python identifier such as my_service."
     if not (slug.isidentifier() and slug.isascii() and slug == slug.lower()):
-        return f"project_slug {slug!r} is not a lowercase Python identifier (letters, digits and _, not starting with a digit)."
+        return (
+            f"project_slug {slug!r} is not a lowercase Python identifier "
+            "(letters, digits and _, not starting with a digit)."
+        )
     if keyword.iskeyword(slug):
         return f"project_slug {slug!r} is a Python keyword; choose another name."
     if slug in SHADOWED_MODULES:
