@@ -24,6 +24,10 @@ bake: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+# The benchmark suite (bench/README.md): bakes the template, installs it with bench/requirements.txt, prints five tables.
+bench: $(INSTALLED)
+	$(BIN)/python bench/bake_and_run.py
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -25,7 +25,7 @@ TOOLS = TEMPLATE / ".venv" / "bin"
 
 def run(command, **kwargs):
     print("+ " + " ".join(str(part) for part in command), flush=True)
-    return subprocess.run([str(part) for part in command], check=True, **kwargs)  # noqa: S603
+    return subprocess.run([str(part) for part in command], check=True, **kwargs)
 
 
 def cookiecutter_command():
@@ -38,7 +38,7 @@ def bake(output_dir):
     """Bake the template with its defaults into output_dir; return (seconds, project folder)."""
     output_dir.mkdir(parents=True)
     start = time.perf_counter()
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [*map(str, cookiecutter_command()), str(TEMPLATE), "--no-input", "-o", str(output_dir)],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -85,13 +85,20 @@ def main(argv=None):
             flush=True,
         )
         python = make_venv(workdir / "venv", project)
-        command = [python, BENCH / "run.py", "--project", project, "--bake-times", ",".join(f"{s:.4f}" for s in timings)]
+        command = [
+            python,
+            BENCH / "run.py",
+            "--project",
+            project,
+            "--bake-times",
+            ",".join(f"{s:.4f}" for s in timings),
+        ]
         if args.quick:
             command.append("--quick")
         if args.postgres_url:
             command += ["--postgres-url", args.postgres_url]
         env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
-        return subprocess.run([str(part) for part in command], env=env, check=False).returncode  # noqa: S603
+        return subprocess.run([str(part) for part in command], env=env, check=False).returncode
     finally:
         if args.keep:
             print(f"Kept {workdir}")

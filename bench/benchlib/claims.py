@@ -2,6 +2,7 @@
 same workers claiming with a plain SELECT ... FOR UPDATE (no SKIP LOCKED) as the baseline."""
 
 import multiprocessing
+import os
 import time
 from collections import Counter
 
@@ -77,6 +78,23 @@ def fill(alias, tasks):
     analyze(alias, [Task])
 
 
+def cpu_ticks():
+    """(busy, total) jiffies of the whole machine from /proc/stat, or None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            values = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def busy_share(before, after):
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def run_once(alias, method, workers, tasks):
     """{"seconds", "taken", "duplicates", "missing", "empty", "errors"} for `workers` processes claiming `tasks`."""
     from apps.core.models import Task
@@ -90,8 +108,9 @@ def run_once(alias, method, workers, tasks):
     for process in processes:
         process.start()
     barrier.wait(timeout=60)
-    start = time.monotonic()
+    start, ticks = time.monotonic(), cpu_ticks()
     outcomes = [results.get(timeout=WORKER_TIMEOUT) for _ in processes]
+    cpu = busy_share(ticks, cpu_ticks())
     for process in processes:
         process.join(timeout=30)
     taken = Counter(pk for ids, _, _, _ in outcomes for pk in ids)
@@ -104,7 +123,12 @@ def run_once(alias, method, workers, tasks):
         "processing": processing,
         "empty": sum(empty for _, empty, _, _ in outcomes),
         "errors": [error for _, _, _, error in outcomes if error],
+        "cpu": cpu,
     }
+
+
+def fmt_share(share):
+    return "n/a" if share is None else f"{share:.0%}"
 
 
 def report(alias, title, tasks, worker_counts):
@@ -129,6 +153,7 @@ def report(alias, title, tasks, worker_counts):
                 str(base["duplicates"]),
                 str(base["empty"]),
                 fmt_ratio(skip_rate / base_rate),
+                f"{fmt_share(skip['cpu'])} / {fmt_share(base['cpu'])}",
             ]
         )
         for method, outcome in (("claim()", skip), ("baseline", base)):
@@ -137,13 +162,25 @@ def report(alias, title, tasks, worker_counts):
                 errors.append(f"ERROR ({workers} workers, {method}): {outcome['processing']} rows are processing")
     print_table(
         title,
-        ["workers", "claim() tasks/s", "duplicates", "missing", "FOR UPDATE tasks/s", "duplicates", "empty claims", "speed-up"],
+        [
+            "workers",
+            "claim() tasks/s",
+            "duplicates",
+            "missing",
+            "FOR UPDATE tasks/s",
+            "duplicates",
+            "empty claims",
+            "speed-up",
+            "CPU busy",
+        ],
         rows,
         notes=[
             f"{tasks:,} pending tasks per run, claimed {CLAIM_SIZE} at a time; each worker is a process with its own",
             "connection, all released together. tasks/s = tasks / time until the last worker found no pending task.",
             "duplicates: tasks handed out more than once (must be 0). missing: tasks never handed out (must be 0).",
             "empty claims: baseline claims that came back empty because the rows they waited for were taken.",
+            "CPU busy: share of the whole machine's CPU time in use during the claim() / baseline run (all its",
+            f"processes, the server's included, and anything else running; {os.cpu_count()} CPUs).",
             *errors,
         ],
     )

@@ -46,7 +46,9 @@ def prepare(alias, length):
     pks = [manager.create(name="deep", quantity=0, price=Decimal("1.00")).pk for _ in range(2)]
     # A plain QuerySet.update: sets the history column as it is, bypassing the audit trail on purpose.
     models.QuerySet.update(manager.filter(pk__in=pks), history=entries)
-    naive = NaiveHistory.objects.db_manager(alias).create(name="deep", quantity=0, price=Decimal("1.00"), history=entries)
+    naive = NaiveHistory.objects.db_manager(alias).create(
+        name="deep", quantity=0, price=Decimal("1.00"), history=entries
+    )
     return pks, naive.pk
 
 
@@ -94,7 +96,8 @@ def measure(alias, lengths, repeats):
                 held = len(manager.get(pk=pk).history)
                 if held != length + repeats + 1:
                     results[length].setdefault("errors", []).append(
-                        f"{name}: history holds {held:,} entries after {repeats + 1} updates, expected {length + repeats + 1:,}"
+                        f"{name}: history holds {held:,} entries after {repeats + 1} updates, "
+                        f"expected {length + repeats + 1:,}"
                     )
             reset_tables(alias, [Trackable, NaiveHistory])
     return results
@@ -121,7 +124,9 @@ def report(alias, title, lengths, repeats):
         "uses it. history deferred: .defer('history').get(), so the list is never read into Python. naive: a",
         "plain model with a JSONField, entry appended in Python, whole list written back.",
     ]
-    notes += [f"ERROR at {length:,}: {error}" for length, times in results.items() for error in times.get("errors", ())]
+    notes += [
+        f"ERROR at {length:,}: {error}" for length, times in results.items() for error in times.get("errors", ())
+    ]
     print_table(
         title,
         ["entries", "in-DB append", "in-DB, deferred", "naive rewrite", "naive/in-DB", "naive/deferred"],

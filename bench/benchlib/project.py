@@ -17,9 +17,7 @@ def run_pytest(project, extra_env, collect_only):
     env = {**os.environ, **extra_env}
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the project's pytest configuration names its own settings
     start = time.perf_counter()
-    completed = subprocess.run(  # noqa: S603
-        command, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
+    completed = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False)
     seconds = time.perf_counter() - start
     lines = [line for line in (completed.stdout + completed.stderr).splitlines() if line.strip()]
     return seconds, completed.returncode, (lines[-1] if lines else "(no output)")
@@ -34,7 +32,7 @@ def report(title, project, bake_times, pg_url, quick, skip_tests):
                 f"bake the template (median of {len(bake_times)})",
                 fmt_seconds(median(bake_times)),
                 "",
-                "min {} / max {}".format(fmt_seconds(min(bake_times)), fmt_seconds(max(bake_times))),
+                f"min {fmt_seconds(min(bake_times))} / max {fmt_seconds(max(bake_times))}",
             ]
         )
     else:
@@ -58,8 +56,10 @@ def report(title, project, bake_times, pg_url, quick, skip_tests):
             if env:
                 drop_database(pg_url, f"test_{pg_name}")
         rows.append([f"project's pytest ({label}), {name}", fmt_seconds(seconds), str(code), last[:90]])
-    notes = ["Bake: cookiecutter --no-input into a fresh directory, timed by bake_and_run.py.",
-             "pytest: wall time of `python -m pytest -q` in the baked project (a subprocess; includes start-up)."]
+    notes = [
+        "Bake: cookiecutter --no-input into a fresh directory, timed by bake_and_run.py.",
+        "pytest: wall time of `python -m pytest -q` in the baked project (a subprocess; includes start-up).",
+    ]
     if quick:
         notes.append("--quick: only collects the tests (--collect-only), so this path is exercised cheaply.")
     if pg_url is None:

@@ -12,7 +12,11 @@ def subjects():
         ("plain", models.Plain, [models.Plain]),
         ("TrackableModel", models.Trackable, [models.Trackable]),
         ("TimestampedModel", models.Timestamped, [models.Timestamped]),
-        ("simple-history", models.SimpleHistoryModel, [models.SimpleHistoryModel, models.SimpleHistoryModel.history.model]),
+        (
+            "simple-history",
+            models.SimpleHistoryModel,
+            [models.SimpleHistoryModel, models.SimpleHistoryModel.history.model],
+        ),
         ("auditlog", models.AuditlogModel, [models.AuditlogModel, LogEntry]),
     ]
 

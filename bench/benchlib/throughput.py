@@ -5,6 +5,8 @@ from .subjects import new_values, subjects
 from .util import fmt_ratio, fmt_seconds, median, print_table, reset_tables, timed
 
 OPERATIONS = ("create", "update", "get+update")
+# get+update runs on a quarter of the rows: it is informative, not a goal, and the full run must stay short.
+GET_UPDATE_SHARE = 4
 
 
 def one_round(alias, manager, tables, rows):
@@ -18,7 +20,7 @@ def one_round(alias, manager, tables, rows):
             obj.save()
 
     times["update"] = timed(update_loaded)
-    pks = [obj.pk for obj in objs]
+    pks = [obj.pk for obj in objs[: max(rows // GET_UPDATE_SHARE, 1)]]
 
     def get_and_update():
         for pk in pks:
@@ -66,11 +68,11 @@ def report(alias, title, rows, rounds):
         title,
         [
             "model",
-            f"{rows} creates",
+            f"{rows:,} creates",
             "vs plain",
-            f"{rows} updates",
+            f"{rows:,} updates",
             "vs plain",
-            f"{rows} get+updates",
+            f"{max(rows // GET_UPDATE_SHARE, 1):,} get+updates",
             "vs plain",
         ],
         table,

@@ -11,7 +11,9 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
 def print_table(title, headers, rows, notes=()):
     cells = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(str(h)), *(len(row[i]) for row in cells)) if cells else len(str(h)) for i, h in enumerate(headers)]
+    widths = [
+        max(len(str(h)), *(len(row[i]) for row in cells)) if cells else len(str(h)) for i, h in enumerate(headers)
+    ]
 
     def line(values):
         first, *rest = values
@@ -79,7 +81,9 @@ def reset_tables(alias, models):
     tables = [model._meta.db_table for model in models]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("TRUNCATE {} RESTART IDENTITY".format(", ".join(connection.ops.quote_name(t) for t in tables)))
+            cursor.execute(
+                "TRUNCATE {} RESTART IDENTITY".format(", ".join(connection.ops.quote_name(t) for t in tables))
+            )
         else:
             for table in tables:
                 cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")

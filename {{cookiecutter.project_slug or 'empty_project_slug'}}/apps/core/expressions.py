@@ -5,25 +5,27 @@ import json
 from django.db import NotSupportedError, models
 
 
-class JSONAppend(models.Func):
-    """`column + [item]` computed by the database, so concurrent writers each add their entry and none is lost.
+class JSONAppend(models.Expression):
+    """`column || [item]` computed by the database, so concurrent writers each add their entry and none is lost.
 
-    Used as the new value of the history column in the same UPDATE that saves the row.
+    Used as the new value of the history column in the UPDATE that saves the row. It names the column directly
+    (an UPDATE has no joins to disambiguate) and carries the item as one JSON parameter: saves build one of these
+    each time, so it is kept cheaper to build and resolve than an F() wrapped in a Func.
     """
 
+    output_field = models.JSONField()
     templates = {
-        "postgresql": "COALESCE(%(column)s, '[]'::jsonb) || jsonb_build_array(%(item)s::jsonb)",
-        "sqlite": "json_insert(COALESCE(%(column)s, '[]'), '$[#]', json(%(item)s))",
+        "postgresql": "COALESCE({column}, '[]'::jsonb) || jsonb_build_array(%s::jsonb)",
+        "sqlite": "json_insert(COALESCE({column}, '[]'), '$[#]', json(%s))",
     }
 
     def __init__(self, column, item):
-        super().__init__(column, models.Value(json.dumps(item)), output_field=models.JSONField())
+        super().__init__()
+        self.column = column
+        self.item = json.dumps(item)
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection):
         template = self.templates.get(connection.vendor)
         if template is None:
             raise NotSupportedError(f"The audit history cannot be appended to on {connection.vendor}.")
-        column, item = self.get_source_expressions()
-        column_sql, column_params = compiler.compile(column)
-        item_sql, item_params = compiler.compile(item)
-        return template % {"column": column_sql, "item": item_sql}, (*column_params, *item_params)
+        return template.format(column=connection.ops.quote_name(self.column)), (self.item,)

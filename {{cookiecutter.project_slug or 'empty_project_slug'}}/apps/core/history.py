@@ -46,14 +46,29 @@ def tracked_fields(model):
     )
 
 
+@functools.cache
+def snapshot_fields(model):
+    """Fields whose loaded values are remembered: every concrete field but the key and the history itself. Tracked
+    fields give the history its old values; all of them let a save write only what changed."""
+    return tuple(field for field in model._meta.concrete_fields if not field.primary_key and field.name != "history")
+
+
 def snapshot(instance, fields=None):
-    """The loaded values of the tracked fields, copied so that in-place edits of JSON values still show as changes."""
+    """The loaded values, copied so that in-place edits of JSON values still show as changes."""
     loaded = instance.__dict__
     return {
         field.attname: _detached(loaded[field.attname])
-        for field in (tracked_fields(type(instance)) if fields is None else fields)
+        for field in (snapshot_fields(type(instance)) if fields is None else fields)
         if field.attname in loaded
     }
+
+
+def unchanged(field, snapshot_values, value):
+    """Whether `value` is what the snapshot holds for `field` (False when the snapshot does not know it)."""
+    if field.attname not in snapshot_values:
+        return False
+    old = snapshot_values[field.attname]
+    return value == old or _comparable(field, value) == old
 
 
 def changes_since(instance, snapshot_values, only=None):
@@ -69,14 +84,11 @@ def changes_since(instance, snapshot_values, only=None):
             continue
         if field.attname not in instance.__dict__:
             continue  # deferred: not loaded, so not being saved
-        new = _comparable(field, instance.__dict__[field.attname])
-        if snapshot_values is None or field.attname not in snapshot_values:
-            old = None
-        else:
-            old = snapshot_values[field.attname]
-            if old == new:
-                continue
-        changes[field.name] = {"old": to_json(old), "new": to_json(new)}
+        value = instance.__dict__[field.attname]
+        if snapshot_values is not None and unchanged(field, snapshot_values, value):
+            continue
+        old = None if snapshot_values is None else snapshot_values.get(field.attname)
+        changes[field.name] = {"old": to_json(old), "new": to_json(_comparable(field, value))}
     return changes
 
 

@@ -18,7 +18,7 @@ from . import history
 from .current_user import get_current_user
 from .exceptions import InvalidTransition
 from .expressions import JSONAppend
-from .querysets import AliveManager, TaskQuerySet, TimestampedQuerySet, TrackableQuerySet
+from .querysets import AliveManager, TaskQuerySet, TimestampedManager, TrackableManager
 
 __all__ = ["InvalidTransition", "Task", "TimestampedModel", "TrackableModel"]
 
@@ -57,7 +57,7 @@ class TrackableModel(models.Model):
     # The audit fields themselves: kept up to date on every write, not diffed.
     history_bookkeeping_fields = ("created_at", "updated_at", "created_by", "updated_by", "history")
 
-    objects = TrackableQuerySet.as_manager()
+    objects = TrackableManager()
 
     class Meta:
         abstract = True
@@ -123,10 +123,11 @@ class TrackableModel(models.Model):
             stamps.pop("created_by_id", None)  # set explicitly by the caller
         for attname, value in stamps.items():
             setattr(self, attname, value)
+        only_changed = update_fields is None
         if update_fields is not None:
             # The history is appended by _do_update whether or not it is listed, so it is never loaded for that.
             update_fields |= stamps.keys()
-        self._pending_audit = (action, now, user)
+        self._pending_audit = (action, now, user, only_changed)
         try:
             super().save(*args, update_fields=update_fields, **kwargs)
         finally:
@@ -140,11 +141,16 @@ class TrackableModel(models.Model):
         history_field = self._meta.get_field("history")
         if pending is None or base_qs.model is not history_field.model:
             return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
-        action, now, user = pending
+        action, now, user, only_changed = pending
         entry = self._history_entry(history.UPDATE if action == history.CREATE else action, now, user, update_fields)
         values = [value for value in values if value[0].attname != history_field.attname]
+        snapshot = self.__dict__.get("_history_snapshot")
+        if only_changed and snapshot is not None:
+            # A plain save() writes what changed since the row was loaded: a narrower UPDATE, and a stale instance
+            # does not overwrite columns another process changed meanwhile (a soft delete, say) with old values.
+            values = [value for value in values if not history.unchanged(value[0], snapshot, value[2])]
         if entry:
-            values.append((history_field, None, JSONAppend(models.F(history_field.attname), entry)))
+            values.append((history_field, None, JSONAppend(history_field.column, entry)))
         updated = super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
         if updated:
             self._remember_entry(entry)
@@ -154,7 +160,7 @@ class TrackableModel(models.Model):
         pending = self.__dict__.get("_pending_audit")
         if pending is None or not any(field.attname == "history" for field in fields):
             return super()._do_insert(manager, using, fields, returning_fields, raw)
-        _action, now, user = pending
+        _action, now, user, _only_changed = pending
         loaded_history = self.history
         self.history = [*(loaded_history or []), self._creation_entry(now, user)]
         try:
@@ -190,7 +196,7 @@ class TrackableModel(models.Model):
         self._take_history_snapshot(only=fields)
 
     def _take_history_snapshot(self, only=None):
-        fields = history.tracked_fields(type(self))
+        fields = history.snapshot_fields(type(self))
         if only is None:
             self._history_snapshot = history.snapshot(self, fields)
             return
@@ -212,7 +218,7 @@ class TimestampedModel(TrackableModel):
     history_bookkeeping_fields = (*TrackableModel.history_bookkeeping_fields, "date_added", "date_updated")
 
     objects = AliveManager()
-    all_objects = TimestampedQuerySet.as_manager()
+    all_objects = TimestampedManager()
 
     class Meta(TrackableModel.Meta):
         abstract = True
@@ -254,14 +260,6 @@ class TimestampedModel(TrackableModel):
         if adding:
             stamps["date_added"] = now
         return stamps
-
-    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
-        # Only delete() and restore() move date_deleted. A save that leaves it as it was loaded does not write it,
-        # so saving an instance loaded before another process soft-deleted the row does not quietly revive it.
-        snapshot = self.__dict__.get("_history_snapshot") or {}
-        if "date_deleted" in snapshot and snapshot["date_deleted"] == self.__dict__.get("date_deleted"):
-            values = [value for value in values if value[0].attname != "date_deleted"]
-        return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
 
 
 class Task(models.Model):

@@ -1,11 +1,13 @@
 """QuerySets and managers of the base models: bulk operations that keep the audit trail, soft delete, task claiming."""
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.utils import timezone
 
 from . import history
 from .current_user import get_current_user
 from .expressions import JSONAppend
+
+_DEFERRED = object()
 
 # Rows per UPDATE when a queryset-wide write lists the rows it touches (keeps clear of SQLite's parameter limit).
 _UPDATE_BATCH = 500
@@ -45,15 +47,18 @@ class TrackableQuerySet(models.QuerySet):
             for attname, value in stamps.items():
                 setattr(obj, attname, value)
             entry = obj._history_entry(history.UPDATE, now, user, only=set(fields))
-            pending.append((obj, obj.__dict__.get("history"), entry))
-            obj.history = JSONAppend(models.F("history"), entry) if entry else models.F("history")
+            pending.append((obj, obj.__dict__.get("history", _DEFERRED), entry))
+            obj.history = _appended(self.model, entry) if entry else models.F("history")
         try:
             # Django's bulk_update ends in QuerySet.update(); the entries are already in the statement, so it runs
             # on a plain queryset rather than through the audited update() above, which would record them twice.
             updated = self._unaudited().bulk_update(objs, [*fields, *stamps, "history"], batch_size=batch_size)
         finally:
             for obj, loaded_history, _entry in pending:
-                obj.history = loaded_history
+                if loaded_history is _DEFERRED:
+                    del obj.__dict__["history"]  # still deferred: read from the database when first accessed
+                else:
+                    obj.history = loaded_history
         for obj, _loaded_history, entry in pending:
             obj._history_saved(entry, fields)
         return updated
@@ -103,6 +108,10 @@ class TrackableQuerySet(models.QuerySet):
         return len(before)
 
 
+def _appended(model, entry):
+    return JSONAppend(model._meta.get_field("history").column, entry)
+
+
 def _batches(pks):
     pks = list(pks)
     for start in range(0, len(pks), _UPDATE_BATCH):
@@ -145,7 +154,7 @@ def _write(rows, pks, values, entries):
         if by_entry:
             appended = models.Case(
                 *(
-                    models.When(pk__in=entry_pks, then=JSONAppend(models.F("history"), entry))
+                    models.When(pk__in=entry_pks, then=_appended(rows.model, entry))
                     for entry, entry_pks in by_entry.values()
                 ),
                 default=models.F("history"),
@@ -186,7 +195,24 @@ class TimestampedQuerySet(TrackableQuerySet):
     hard_delete.queryset_only = True
 
 
-class AliveManager(models.Manager.from_queryset(TimestampedQuerySet)):
+class _HistoryDeferredManager:
+    """Rows are loaded without their history. It grows with every change, and no write needs it (the database
+    appends to it), so reading it is paid only by code that reads it: `obj.history` fetches it on first access, and
+    `.defer(None)` loads it with the rows."""
+
+    def get_queryset(self):
+        return super().get_queryset().defer("history")
+
+
+class TrackableManager(_HistoryDeferredManager, models.Manager.from_queryset(TrackableQuerySet)):
+    pass
+
+
+class TimestampedManager(_HistoryDeferredManager, models.Manager.from_queryset(TimestampedQuerySet)):
+    """Every row, deleted or not (`all_objects`)."""
+
+
+class AliveManager(TimestampedManager):
     """The default manager of timestamped models: soft-deleted rows are hidden."""
 
     def get_queryset(self):
@@ -199,18 +225,43 @@ class TaskQuerySet(models.QuerySet):
 
     def claim(self, count=1, task_ingestor=None):
         """Atomically take the `count` oldest pending tasks (optionally of one ingestor) and return them, now
-        "processing", oldest first. On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers each
-        get different tasks without waiting for one another; on SQLite the write transaction serialises them."""
+        "processing", oldest first.
+
+        One statement does it: `WITH oldest AS (<oldest pending> FOR UPDATE SKIP LOCKED) UPDATE ... SET status =
+        'processing' WHERE id IN oldest RETURNING ...`. On PostgreSQL concurrent workers skip one another's locked rows instead of queueing
+        behind them, so each gets different tasks at once; on SQLite the single UPDATE is serialised by the database
+        lock. A Task subclass (multi-table inheritance) returns the ids and loads its rows in a second query.
+        """
         if count < 1:
             raise ValueError(f"claim() needs a count of at least 1, not {count!r}.")
         candidates = self.pending()
         if task_ingestor is not None:
             candidates = candidates.filter(task_ingestor=task_ingestor)
-        processing = self.model.Status.PROCESSING
-        with transaction.atomic(using=self.db):
-            tasks = list(candidates.order_by("datetime", "pk").select_for_update(skip_locked=True)[:count])
-            if tasks:
-                self.model._status_rows(self.db).filter(pk__in=[task.pk for task in tasks]).update(status=processing)
-        for task in tasks:
-            task.status = processing
-        return tasks
+        connection = connections[self.db]
+        oldest = candidates.order_by("datetime", "pk").values("pk")[:count]
+        oldest_sql, oldest_params = oldest.query.get_compiler(connection=connection).as_sql()
+        if connection.features.has_select_for_update_skip_locked:
+            oldest_sql = f"{oldest_sql} {connection.ops.for_update_sql(skip_locked=True)}"
+        table = self.model._meta.get_field("status").model._meta
+        own_table = table.concrete_model is self.model._meta.concrete_model
+        quote = connection.ops.quote_name
+        status = quote(table.get_field("status").column)
+        returned = table.concrete_fields if own_table else [table.pk]
+        # The candidates are a MATERIALIZED CTE so they are chosen once: as a plain IN (subquery), PostgreSQL may
+        # run the LIMIT subquery more than once and hand out more than `count` tasks. Identifiers are quoted names
+        # from the model; every value is a parameter.
+        sql = (
+            f"WITH oldest AS MATERIALIZED ({oldest_sql}) "  # noqa: S608
+            f"UPDATE {quote(table.db_table)} SET {status} = %s "
+            f"WHERE {status} = %s AND {quote(table.pk.column)} IN (SELECT * FROM oldest) "
+            f"RETURNING {', '.join(quote(field.column) for field in returned)}"
+        )
+        params = [*oldest_params, self.model.Status.PROCESSING, self.model.Status.PENDING]
+        if own_table:
+            tasks = list(self.model._base_manager.db_manager(self.db).raw(sql, params))
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                pks = [pk for (pk,) in cursor.fetchall()]
+            tasks = list(self.filter(pk__in=pks)) if pks else []
+        return sorted(tasks, key=lambda task: (task.datetime, task.pk))

@@ -47,6 +47,40 @@ def test_save_with_update_fields_is_one_update(django_assert_num_queries):
     assert stored_history(document)[-1]["changes"] == {"title": change("a", "b")}
 
 
+def test_rows_are_loaded_without_their_history_which_is_read_on_first_access(django_assert_num_queries):
+    document = DocumentFactory(title="a")
+
+    with django_assert_num_queries(1) as captured:
+        loaded = Document.objects.get(pk=document.pk)
+    assert '"history"' not in captured.captured_queries[0]["sql"]
+
+    with django_assert_num_queries(1):
+        assert [entry["action"] for entry in loaded.history] == ["create"]
+
+
+def test_a_save_writes_only_what_changed_since_the_row_was_loaded(django_assert_num_queries):
+    document = DocumentFactory(title="a", body="kept")
+    loaded = Document.objects.get(pk=document.pk)
+    Document.objects.filter(pk=document.pk).update(body="changed elsewhere")
+
+    loaded.title = "b"
+    with django_assert_num_queries(1) as captured:
+        loaded.save()
+
+    assert '"body"' not in captured.captured_queries[0]["sql"]
+    assert Document.objects.values_list("title", "body").get(pk=document.pk) == ("b", "changed elsewhere")
+
+
+def test_save_with_update_fields_writes_the_fields_named_even_if_unchanged():
+    document = DocumentFactory(title="a", body="kept")
+    loaded = Document.objects.get(pk=document.pk)
+    Document.objects.filter(pk=document.pk).update(body="changed elsewhere")
+
+    loaded.save(update_fields=["body"])
+
+    assert Document.objects.values_list("body", flat=True).get(pk=document.pk) == "kept"
+
+
 def test_saving_with_deferred_history_does_not_load_it(django_assert_num_queries):
     document = DocumentFactory(title="a")
     loaded = Document.objects.defer("history").get(pk=document.pk)

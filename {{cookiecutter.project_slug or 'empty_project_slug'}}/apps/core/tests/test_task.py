@@ -136,6 +136,25 @@ def test_claim_takes_the_oldest_pending_tasks_first():
     assert [stored_status(task) for task in (oldest, middle, newest)] == ["processing", "processing", "pending"]
 
 
+def test_claim_is_one_statement(django_assert_num_queries):
+    TaskFactory.create_batch(3)
+
+    with django_assert_num_queries(1) as captured:
+        claimed = Task.objects.claim(count=2)
+
+    assert len(claimed) == 2
+    sql = captured.captured_queries[0]["sql"]
+    assert sql.startswith("WITH")
+    assert "UPDATE" in sql
+
+
+def test_claim_hands_out_exactly_count_tasks_when_more_are_pending():
+    TaskFactory.create_batch(20)
+
+    assert [len(Task.objects.claim(count=3)) for _ in range(7)] == [3, 3, 3, 3, 3, 3, 2]
+    assert not Task.objects.pending().exists()
+
+
 def test_claim_takes_one_task_by_default():
     TaskFactory.create_batch(3)
 

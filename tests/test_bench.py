@@ -1,0 +1,84 @@
+"""The benchmark suite runs end to end: `bench/bake_and_run.py --quick` prints its five tables and, last, the
+machine-readable summary line. One run per session, shared by the tests; the numbers themselves are not asserted."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .baking import POSTGRES_SERVER, PROJECT_VARIABLES, TEMPLATE
+
+SQLITE = " - SQLite (in memory)"
+POSTGRES = " - PostgreSQL"
+# Tables run on each database: their titles end with the database's name.
+PER_DATABASE = ("1. Statements per operation", "2. 100 creates and 100 updates", "3. One update when the history")
+CLAIMS = "4. Task.objects.claim(count=10) with concurrent workers - PostgreSQL"
+PROJECT = "5. Template and project"
+SUMMARY = re.compile(
+    r"trackable_update_ratio=(?P<trackable>\d+\.\d+) simple_history_ratio=(?P<simple_history>\d+\.\d+) "
+    r"auditlog_ratio=(?P<auditlog>\d+\.\d+) claim_8_workers_per_s=(?P<per_second>\d+|n/a) "
+    r"duplicates=(?P<duplicates>\d+|n/a)"
+)
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """The quick run's exit code and output lines."""
+    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+    done = subprocess.run(
+        [sys.executable, "bench/bake_and_run.py", "--quick", "--postgres-url", POSTGRES_SERVER],
+        cwd=TEMPLATE,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return done.returncode, done.stdout.splitlines(), f"{done.stdout[-6000:]}\n{done.stderr[-6000:]}"
+
+
+def postgres_tables(lines):
+    """{title start: the line after the title} for each PostgreSQL table (its header, or its 'skipped:' line)."""
+    found = {}
+    for index, line in enumerate(lines[:-1]):
+        for start in (*PER_DATABASE, CLAIMS):
+            if line.startswith(start) and (line == CLAIMS or POSTGRES in line):
+                found[start] = lines[index + 1]
+    return found
+
+
+def test_quick_run_prints_five_tables_then_the_summary(bench):
+    code, lines, output = bench
+    assert code == 0, output
+    for start in PER_DATABASE:
+        assert any(line.startswith(start) and line.endswith(SQLITE) for line in lines), f"{start}{SQLITE}\n{output}"
+    assert PROJECT in lines, output
+    # PostgreSQL's tables: printed, or each says it was skipped (test_postgres_tables requires them where it can).
+    postgres = postgres_tables(lines)
+    assert sorted(postgres) == sorted((*PER_DATABASE, CLAIMS)), output
+    skipped = {start for start, after in postgres.items() if after.lstrip().startswith("skipped: no server")}
+    assert skipped in (set(), set(postgres)), output
+    summary = SUMMARY.fullmatch(lines[-1])
+    assert summary, output
+    if skipped:
+        assert (summary["per_second"], summary["duplicates"]) == ("n/a", "n/a"), lines[-1]
+    else:
+        assert summary["per_second"] != "n/a", lines[-1]
+        assert summary["duplicates"] == "0", lines[-1]
+
+
+@pytest.mark.postgres
+def test_postgres_tables_run_when_the_server_answers(bench, postgres_url):
+    code, lines, output = bench
+    assert code == 0, output
+    postgres = postgres_tables(lines)
+    assert sorted(postgres) == sorted((*PER_DATABASE, CLAIMS)), output
+    for start, after in postgres.items():
+        assert not after.lstrip().startswith("skipped:"), f"{start}: {after}\n{output}"
+    assert any(line.startswith("project's pytest (collect), PostgreSQL") for line in lines), output
+    summary = SUMMARY.fullmatch(lines[-1])
+    assert summary, output
+    assert summary["per_second"].isdigit(), lines[-1]
+    assert summary["duplicates"] == "0", lines[-1]
