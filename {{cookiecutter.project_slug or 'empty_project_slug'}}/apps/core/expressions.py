@@ -24,6 +24,11 @@ class JSONAppend(models.Expression):
         self.column = column
         self.item = json.dumps(item)
 
+    def resolve_expression(self, *args, **kwargs):
+        # Nothing to resolve (no references, no joins) and nothing to mutate, so no copy either: Django resolves an
+        # update's values more than once per save.
+        return self
+
     def as_sql(self, compiler, connection):
         template = self.templates.get(connection.vendor)
         if template is None:
