@@ -2,7 +2,7 @@
 
 import pytest
 
-from .baking import git_repository_of
+from .baking import PRODUCTION, StepFailed, git_repository_of
 
 
 def test_ruff_lint_and_format_are_clean(bakery, default_project):
@@ -42,10 +42,26 @@ def test_pre_commit_passes_on_a_fresh_repository(bakery, default_project, tmp_pa
         assert f"{hook}." in done.stdout, f"hook {hook!r} did not run:\n{done.stdout}"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "ADMIN_URL"])
 def test_production_start_up_names_a_missing_variable(bakery, default_project, missing):
-    from .baking import PRODUCTION, StepFailed
-
     env = {**PRODUCTION, missing: ""}
     with pytest.raises(StepFailed, match=rf"Set the {missing} environment variable"):
         bakery.installed(default_project).manage("check", env=env)
+
+
+def test_debug_is_off_when_unset(bakery, default_project, tmp_path):
+    """A checkout without .env and with no DEBUG in the environment is in production mode: it wants a SECRET_KEY."""
+    checkout = git_repository_of(bakery.installed(default_project), tmp_path / "checkout")
+    (checkout / ".env").unlink()
+    with pytest.raises(StepFailed, match="Set the SECRET_KEY environment variable"):
+        default_project.run("python", "manage.py", "check", cwd=checkout)
+    done = default_project.run(
+        "python",
+        "manage.py",
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        env={key: value for key, value in PRODUCTION.items() if key != "DEBUG"},
+        cwd=checkout,
+    )
+    assert done.stdout.strip() == "False"

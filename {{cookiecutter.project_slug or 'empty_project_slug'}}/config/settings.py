@@ -108,8 +108,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
-# The admin lives at a path of your choosing in production; "admin/" is only the local default.
-ADMIN_URL = env("ADMIN_URL", default="admin/")
+# The admin lives at a path of your choosing in production (required when DEBUG is off); "admin/" is only the
+# local default.
+if DEBUG:
+    ADMIN_URL = env("ADMIN_URL", default="admin/")
+else:
+    ADMIN_URL = required("ADMIN_URL", env("ADMIN_URL", default=""))
+ADMIN_URL = ADMIN_URL.strip("/") + "/"
 
 # Security. Every default is the safe one when DEBUG is off; `manage.py check --deploy` reports nothing.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None

@@ -283,3 +283,23 @@ def test_check_reports_a_history_exclude_written_as_a_bare_string():
 
 def test_check_accepts_the_test_models():
     assert Document.check() == []
+
+
+def test_no_password_hash_ever_enters_a_history(django_user_model):
+    """The user model is not audited, and audited rows refer to users by id and name only."""
+    user = django_user_model.objects.create_user(
+        **{django_user_model.USERNAME_FIELD: "hasher@example.com"}, password="a-long-Passphrase-42"
+    )
+    with acting_as(user):
+        document = DocumentFactory(title="a")
+        document.title = "b"
+        document.save()
+        Document.objects.filter(pk=document.pk).update(title="c")
+    user.set_password("another-long-Passphrase-43")
+    user.save()
+
+    assert not issubclass(django_user_model, TrackableModel)
+    stored = json.dumps(stored_history(document))
+    assert user.password not in stored
+    assert "pbkdf2" not in stored
+    assert "password" not in stored
