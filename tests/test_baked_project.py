@@ -64,4 +64,4 @@ def test_debug_is_off_when_unset(bakery, default_project, tmp_path):
         env={key: value for key, value in PRODUCTION.items() if key != "DEBUG"},
         cwd=checkout,
     )
-    assert done.stdout.strip() == "False"
+    assert done.stdout.splitlines()[-1] == "False"

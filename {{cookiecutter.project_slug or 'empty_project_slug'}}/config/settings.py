@@ -29,9 +29,11 @@ DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    ADMIN_URL = env("ADMIN_URL", default="admin/")
 else:
     SECRET_KEY = required("SECRET_KEY", env("SECRET_KEY", default=""))
     ALLOWED_HOSTS = required("ALLOWED_HOSTS", env.list("ALLOWED_HOSTS", default=[]))
+    ADMIN_URL = required("ADMIN_URL", env("ADMIN_URL", default=""))
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -108,12 +110,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
-# The admin lives at a path of your choosing in production (required when DEBUG is off); "admin/" is only the
-# local default.
-if DEBUG:
-    ADMIN_URL = env("ADMIN_URL", default="admin/")
-else:
-    ADMIN_URL = required("ADMIN_URL", env("ADMIN_URL", default=""))
+# The admin lives at a path of your choosing in production (ADMIN_URL, required when DEBUG is off).
 ADMIN_URL = ADMIN_URL.strip("/") + "/"
 
 # Security. Every default is the safe one when DEBUG is off; `manage.py check --deploy` reports nothing.
