@@ -85,8 +85,9 @@ class TrackableAdminMixin:
     def _changes_list(self, obj, changes):
         if not changes:
             return self.get_empty_value_display()
+        # Inline style: the admin's form CSS indents every list inside an aligned fieldset by the label's width.
         return format_html(
-            "<ul>{}</ul>",
+            '<ul style="margin: 0; padding-left: 0; list-style: none">{}</ul>',
             format_html_join(
                 "",
                 "<li><strong>{}</strong>: {} &rarr; {}</li>",
