@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from .baking import Bakery, postgres_problem
+from .baking import POSTGRES_SERVER, Bakery, postgres_problem
 
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
@@ -21,8 +21,6 @@ def default_project(bakery):
 @pytest.fixture(scope="session")
 def postgres_url():
     """The PostgreSQL server's URL; its absence skips the test on a developer's machine and fails it in CI."""
-    from .baking import POSTGRES_SERVER
-
     problem = postgres_problem()
     if problem is None:
         return POSTGRES_SERVER

@@ -68,7 +68,7 @@ def unchanged(field, snapshot_values, value):
     if field.attname not in snapshot_values:
         return False
     old = snapshot_values[field.attname]
-    return value == old or _comparable(field, value) == old
+    return value == old or as_stored(field, value) == old
 
 
 def changes_since(instance, snapshot_values, only=None):
@@ -88,14 +88,14 @@ def changes_since(instance, snapshot_values, only=None):
         if snapshot_values is not None and unchanged(field, snapshot_values, value):
             continue
         old = None if snapshot_values is None else snapshot_values.get(field.attname)
-        changes[field.name] = {"old": to_json(old), "new": to_json(_comparable(field, value))}
+        changes[field.name] = {"old": to_json(old), "new": to_json(as_stored(field, value))}
     return changes
 
 
 def creation_changes(instance):
     """A create entry lists every tracked field, old null."""
     return {
-        field.name: {"old": None, "new": to_json(_comparable(field, instance.__dict__.get(field.attname)))}
+        field.name: {"old": None, "new": to_json(as_stored(field, instance.__dict__.get(field.attname)))}
         for field in tracked_fields(type(instance))
     }
 
@@ -149,10 +149,12 @@ def to_json(value):
     return str(value)
 
 
-def _comparable(field, value):
-    """The value as the field holds it once stored ("1.50" as Decimal("1.50"), an ISO string as a datetime), so that
-    assigning an equal value in another form is not reported as a change."""
-    if value is None or isinstance(value, (FieldFile, models.Model)):
+def as_stored(field, value):
+    """The value as the field holds it once stored ("1.50" as Decimal("1.50"), an ISO string as a datetime, a model
+    instance as its key), so that assigning an equal value in another form is not reported as a change."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if value is None or isinstance(value, FieldFile):
         return value
     try:
         return field.to_python(value)

@@ -118,11 +118,7 @@ class TrackableModel(models.Model):
             if not update_fields:
                 return  # Django's rule: an empty update_fields saves nothing, so it records nothing either.
         now, user = now or timezone.now(), get_current_user()
-        stamps = self._audit_stamps(now, user, adding=self._state.adding)
-        if self.__dict__.get("created_by_id") is not None:
-            stamps.pop("created_by_id", None)  # set explicitly by the caller
-        for attname, value in stamps.items():
-            setattr(self, attname, value)
+        stamps = self._stamp(now, user, adding=self._state.adding)
         only_changed = update_fields is None
         if update_fields is not None:
             # The history is appended by _do_update whether or not it is listed, so it is never loaded for that.
@@ -169,13 +165,18 @@ class TrackableModel(models.Model):
             self.history = loaded_history  # so that a retried save does not record the creation twice
             raise
 
-    def _prepare_create(self, now, user):
-        """Stamp an unsaved instance and give it its "create" entry (used by bulk_create)."""
-        stamps = self._audit_stamps(now, user, adding=True)
-        if self.created_by_id is not None:
-            stamps.pop("created_by_id")
+    def _stamp(self, now, user, adding):
+        """Set the bookkeeping fields for this write and return them; a created_by set by the caller is kept."""
+        stamps = self._audit_stamps(now, user, adding)
+        if self.__dict__.get("created_by_id") is not None:
+            stamps.pop("created_by_id", None)
         for attname, value in stamps.items():
             setattr(self, attname, value)
+        return stamps
+
+    def _prepare_create(self, now, user):
+        """Stamp an unsaved instance and give it its "create" entry (used by bulk_create)."""
+        self._stamp(now, user, adding=True)
         self.history = [*(self.history or []), self._creation_entry(now, user)]
 
     def _creation_entry(self, now, user):

@@ -102,7 +102,7 @@ class TrackableQuerySet(models.QuerySet):
                     after.update((pk, new) for pk, *new in rows.filter(pk__in=pks).values_list("pk", *attnames))
                 _write(rows, before, {}, _entries_by_row(before, after, tracked, action, now, user))
             else:
-                new = [_as_stored(field, values[key]) for field, key in tracked.items()]
+                new = [history.as_stored(field, values[key]) for field, key in tracked.items()]
                 entries = _entries_by_row(before, dict.fromkeys(before, new), tracked, action, now, user)
                 _write(rows, before, values, entries)
         return len(before)
@@ -116,12 +116,6 @@ def _batches(pks):
     pks = list(pks)
     for start in range(0, len(pks), _UPDATE_BATCH):
         yield pks[start : start + _UPDATE_BATCH]
-
-
-def _as_stored(field, value):
-    if isinstance(value, models.Model):
-        value = value.pk
-    return field.to_python(value)
 
 
 def _entries_by_row(before, after, fields, action, now, user):
