@@ -1,10 +1,12 @@
-"""Jinja filters that turn a user's free-text answer into a literal that stays valid wherever it is pasted.
+"""Jinja filters: free-text answers turned into literals that stay valid wherever they are pasted, and the one
+check that must run before cookiecutter creates the project folder (an empty slug).
 
 Cookiecutter imports this module because cookiecutter.json lists it in `_extensions`. Project names,
 descriptions and author names may hold quotes, backslashes, control characters, non-ASCII and emoji; pasting them
 raw into Python or TOML source would break the baked project.
 """
 
+import click
 from cookiecutter.utils import simple_filter
 
 
@@ -40,3 +42,15 @@ def toml_string(value):
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
+
+
+@simple_filter
+def required_slug(value):
+    """The slug names the project folder, which cookiecutter creates before any hook can run: an empty one would
+    make it write into the output folder itself. Refuse it here, while the answers are read, before anything is
+    written. A ClickException is how cookiecutter's command line reports a bad answer: one line, no traceback."""
+    if not str(value).strip():
+        raise click.ClickException(
+            "project_slug is empty; it must be a lowercase Python identifier such as my_service."
+        )
+    return value

@@ -6,6 +6,7 @@ whose Python code and tool configuration are identical (answers that differ only
 say) share one run of each check.
 """
 
+import glob
 import hashlib
 import json
 import os
@@ -101,7 +102,7 @@ class Bakery:
             digest = project.digest
             if digest not in self._venvs:
                 venv = self._workdir / f"venv-{digest[:12]}"
-                subprocess.run([UV, "venv", "-q", "--python", sys.executable, venv], check=True)
+                subprocess.run([UV, "venv", "-q", "--python", python_for(project), venv], check=True)
                 subprocess.run(
                     [
                         UV,
@@ -131,6 +132,31 @@ class Bakery:
         if isinstance(outcome, StepFailed):
             raise outcome
         return outcome
+
+
+def python_for(project):
+    """An interpreter that satisfies the project's requires-python (Django 6.1 needs 3.12+): this one if it does,
+    else the newest python3.1x on PATH or installed by pyenv."""
+    minimum = tomllib.loads(project.text("pyproject.toml"))["project"]["requires-python"].removeprefix(">=")
+    wanted = tuple(int(part) for part in minimum.split("."))
+    if sys.version_info[:2] >= wanted:
+        return sys.executable
+    pyenv_root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    candidates = [
+        *filter(None, (shutil.which(f"python3.{minor}") for minor in range(wanted[1], 20))),
+        *glob.glob(f"{pyenv_root}/versions/3.*/bin/python3"),
+    ]
+    found = {}
+    for candidate in candidates:
+        done = subprocess.run(
+            [candidate, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True, check=False
+        )
+        if done.returncode == 0:
+            found.setdefault(tuple(map(int, done.stdout.split())), candidate)
+    suitable = sorted(version for version in found if version >= wanted)
+    if suitable:
+        return found[suitable[0]]
+    raise StepFailed(f"The project needs Python {minimum} or newer, and none was found on PATH or in pyenv.")
 
 
 def _ruff(project, _database_url):

@@ -29,7 +29,6 @@ def bake_cli(output_dir, *answers, extra=()):
         ("project_slug=1service", "project_slug '1service' is not a lowercase Python identifier"),
         ("project_slug=my service", "project_slug 'my service' is not a lowercase Python identifier"),
         ("project_slug=café", "project_slug 'café' is not a lowercase Python identifier"),
-        ("project_slug=", "project_slug is empty"),
         ("project_slug=class", "project_slug 'class' is a Python keyword"),
         ("project_slug=django", "project_slug 'django' would shadow the module 'django'"),
         ("project_slug=config", "project_slug 'config' would shadow the module 'config'"),
@@ -49,6 +48,16 @@ def test_a_bad_answer_is_refused_with_one_clear_sentence(tmp_path, answer, messa
     assert done.returncode != 0
     assert f"ERROR: {message}" in done.stderr
     assert list(tmp_path.iterdir()) == [], "a refused bake must leave nothing in the output folder"
+
+
+@pytest.mark.parametrize("slug", ["", "   "])
+def test_an_empty_slug_is_refused_before_the_project_folder_is_made(tmp_path, slug):
+    """The folder is named after the slug and made before the hooks run, so the answer is checked while it is read."""
+    done = bake_cli(tmp_path, f"project_slug={slug}")
+    assert done.returncode != 0
+    assert "project_slug is empty; it must be a lowercase Python identifier" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_derived_slug_that_is_invalid_is_refused(tmp_path):

@@ -5,7 +5,7 @@
 - Task: a unit of work moving pending -> processing -> processed (then deleted) or failed.
 
 The history machinery lives in `history.py`, the acting user in `current_user.py`, bulk and soft-delete behaviour in
-`querysets.py`.
+`querysets.py`, task claiming in `task_queries.py`.
 """
 
 from django.conf import settings
@@ -18,7 +18,8 @@ from . import history
 from .current_user import get_current_user
 from .exceptions import InvalidTransition
 from .expressions import JSONAppend
-from .querysets import AliveManager, TaskQuerySet, TimestampedManager, TrackableManager
+from .querysets import AliveManager, TimestampedManager, TrackableManager
+from .task_queries import TaskQuerySet
 
 __all__ = ["InvalidTransition", "Task", "TimestampedModel", "TrackableModel"]
 
