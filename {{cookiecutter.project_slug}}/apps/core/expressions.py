@@ -1,36 +1,78 @@
-"""Database expressions used by the audit trail."""
+"""The SQL the audit trail writes with: appending to the history column inside the database, so that concurrent
+writers each add their entry and none is lost, and leaving a column as the database holds it.
+
+`AppendEntry` and `KeepColumn` are values a field's `pre_save()` can return (or a QuerySet.update() can set): Django
+compiles anything with `as_sql()` into the statement. They are deliberately not expressions (no
+`resolve_expression()`), so Django does not read the column back after a save (Django 6.0+ does that for
+expressions, which would bring a long history back over the wire on every save).
+"""
 
 import json
 
-from django.db import NotSupportedError, models
+from django.db import NotSupportedError, connections
+
+_APPEND = {
+    "postgresql": "COALESCE({column}, '[]'::jsonb) || jsonb_build_array(%s::jsonb)",
+    "sqlite": "json_insert(COALESCE({column}, '[]'), '$[#]', json(%s))",
+}
+
+_APPEND_PER_ROW = {
+    "postgresql": (
+        "UPDATE {table} SET {column} = COALESCE({table}.{column}, '[]'::jsonb) || jsonb_build_array(entries.value) "
+        "FROM jsonb_each(%s::jsonb) AS entries WHERE {table}.{pk} = (entries.key)::{pk_type}"
+    ),
+    "sqlite": (
+        "UPDATE {table} SET {column} = json_insert(COALESCE({table}.{column}, '[]'), '$[#]', json(entries.value)) "
+        "FROM json_each(%s) AS entries WHERE {table}.{pk} = entries.key"
+    ),
+}
 
 
-class JSONAppend(models.Expression):
-    """`column || [item]` computed by the database, so concurrent writers each add their entry and none is lost.
+class AppendEntry:
+    """`<history column> || [entry]`, computed by the database."""
 
-    Used as the new value of the history column in the UPDATE that saves the row. It names the column directly
-    (an UPDATE has no joins to disambiguate) and carries the item as one JSON parameter: saves build one of these
-    each time, so it is kept cheaper to build and resolve than an F() wrapped in a Func.
-    """
-
-    output_field = models.JSONField()
-    templates = {
-        "postgresql": "COALESCE({column}, '[]'::jsonb) || jsonb_build_array(%s::jsonb)",
-        "sqlite": "json_insert(COALESCE({column}, '[]'), '$[#]', json(%s))",
-    }
-
-    def __init__(self, column, item):
-        super().__init__()
+    def __init__(self, column, entry):
         self.column = column
-        self.item = json.dumps(item)
-
-    def resolve_expression(self, *args, **kwargs):
-        # Nothing to resolve (no references, no joins) and nothing to mutate, so no copy either: Django resolves an
-        # update's values more than once per save.
-        return self
+        self.entry = entry
 
     def as_sql(self, compiler, connection):
-        template = self.templates.get(connection.vendor)
-        if template is None:
-            raise NotSupportedError(f"The audit history cannot be appended to on {connection.vendor}.")
-        return template.format(column=connection.ops.quote_name(self.column)), (self.item,)
+        template = _template(_APPEND, connection)
+        return template.format(column=connection.ops.quote_name(self.column)), [json.dumps(self.entry)]
+
+
+class KeepColumn:
+    """The column's own value: `SET col = col` leaves what the database holds (another process's write included)."""
+
+    def __init__(self, column):
+        self.column = column
+
+    def as_sql(self, compiler, connection):
+        return connection.ops.quote_name(self.column), []
+
+
+def append_entries(model, using, entries):
+    """Append `entries` ({pk: entry}) to the history of those rows of `model`, in one statement."""
+    if not entries:
+        return
+    connection = connections[using]
+    history = model._meta.get_field("history")
+    opts = history.model._meta  # the table that holds the history (a parent's, under multi-table inheritance)
+    quote = connection.ops.quote_name
+    sql = _template(_APPEND_PER_ROW, connection).format(
+        table=quote(opts.db_table),
+        column=quote(history.column),
+        pk=quote(opts.pk.column),
+        pk_type=opts.pk.cast_db_type(connection),
+    )
+    keyed = {str(opts.pk.get_db_prep_value(pk, connection)): entry for pk, entry in entries.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(keyed)])
+
+
+def _template(templates, connection):
+    try:
+        return templates[connection.vendor]
+    except KeyError:
+        raise NotSupportedError(
+            f"The audit trail appends to its history column on PostgreSQL and SQLite, not on {connection.vendor}."
+        ) from None

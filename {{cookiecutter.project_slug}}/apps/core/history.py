@@ -1,5 +1,5 @@
-"""The history trail of a TrackableModel: which fields are tracked, the snapshot taken on load, the diff against
-it, and the JSON-safe entries that record each change.
+"""The history trail of a TrackableModel: which fields it tracks, the form in which values are recorded, the diff
+that turns two sets of values into the changes of an entry, and the entry itself.
 
 An entry looks like::
 
@@ -14,115 +14,123 @@ An entry looks like::
     }
 
 ("at" is ISO-8601 in UTC; "by" and "by_name" are null when nobody is acting; a "create" entry lists every tracked
-field with old null.)
+field with old null; a "delete" cascaded from another row's deletion also has "cause": {"model": ..., "pk": ...}.)
+
+Every value that enters an entry, "by" included, goes through `to_json()`, and every field value first through
+`stored_form()`: the value as the database stores it, so that `1` and `True`, or `Decimal("1.5")` and "1.50" in a
+two-place DecimalField, compare as the database would see them.
 """
 
 import base64
-import copy
 import datetime
+import decimal
 import enum
 import functools
+import json
 import math
 import uuid
-from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.fields.files import FieldFile
+from django.utils import timezone
 from django.utils.duration import duration_iso_string
 from django.utils.functional import Promise
 
 CREATE, UPDATE, DELETE, RESTORE = "create", "update", "delete", "restore"
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+@functools.cache
+def excluded_names(model):
+    """`history_exclude` of the model and of every class it inherits from: a subclass can add names, never drop one."""
+    names = set()
+    for klass in model.__mro__:
+        names.update(klass.__dict__.get("history_exclude", ()))
+    return frozenset(names)
+
 
 @functools.cache
 def tracked_fields(model):
-    """Concrete fields whose changes enter the history: not the key, the bookkeeping, or `history_exclude`."""
-    untracked = {*model.history_bookkeeping_fields, *model.history_exclude}
+    """Concrete fields whose changes enter the history: not the key, the bookkeeping, the excluded ones, nor fields
+    Django itself stamps on every save (auto_now, auto_now_add), which would only repeat `updated_at`."""
+    untracked = {*model.history_bookkeeping_fields, *excluded_names(model)}
     return tuple(
         field
         for field in model._meta.concrete_fields
-        if not field.primary_key and field.name not in untracked and field.attname not in untracked
+        if not field.primary_key
+        and not field.generated
+        and field.name not in untracked
+        and field.attname not in untracked
+        and not getattr(field, "auto_now", False)
+        and not getattr(field, "auto_now_add", False)
     )
 
 
-@functools.cache
-def snapshot_fields(model):
-    """Fields whose loaded values are remembered: every concrete field but the key and the history itself. Tracked
-    fields give the history its old values; all of them let a save write only what changed."""
-    return tuple(field for field in model._meta.concrete_fields if not field.primary_key and field.name != "history")
+def stored_form(field, value):
+    """The JSON-safe form of `value` as `field` stores it: what entries record and what change detection compares.
 
-
-def snapshot(instance, fields=None):
-    """The loaded values, copied so that in-place edits of JSON values still show as changes."""
-    loaded = instance.__dict__
-    return {
-        field.attname: _detached(loaded[field.attname])
-        for field in (snapshot_fields(type(instance)) if fields is None else fields)
-        if field.attname in loaded
-    }
-
-
-def unchanged(field, snapshot_values, value):
-    """Whether `value` is what the snapshot holds for `field` (False when the snapshot does not know it)."""
-    if field.attname not in snapshot_values:
-        return False
-    old = snapshot_values[field.attname]
-    return value == old or as_stored(field, value) == old
-
-
-def changes_since(instance, snapshot_values, only=None):
-    """A dict of field name -> {"old": ..., "new": ...} for each tracked field whose value differs from the snapshot.
-
-    `only` limits the diff to the fields being saved (`update_fields`). When the old value is unknown (an instance
-    built by hand for an existing row, or a field deferred at load time and then assigned) the field is listed with
-    old null: a write the snapshot cannot explain is still recorded, never skipped.
+    Custom fields are recorded by their own stored form (`get_prep_value`, or `value_to_string` when that is not
+    JSON-safe); a value the field cannot prepare (the save will reject it) is recorded as given.
     """
-    changes = {}
-    for field in tracked_fields(type(instance)):
-        if only is not None and field.name not in only and field.attname not in only:
-            continue
-        if field.attname not in instance.__dict__:
-            continue  # deferred: not loaded, so not being saved
-        value = instance.__dict__[field.attname]
-        if snapshot_values is not None and unchanged(field, snapshot_values, value):
-            continue
-        old = None if snapshot_values is None else snapshot_values.get(field.attname)
-        changes[field.name] = {"old": to_json(old), "new": to_json(as_stored(field, value))}
-    return changes
+    if value is None:
+        return None
+    try:
+        prepared = _prepared(field, value)
+    except Exception:  # the write itself reports bad input; recording it must not fail first
+        prepared = value
+    return to_json(prepared, field)
+
+
+def key(json_value):
+    """A comparison key that tells 1 from True and 1 from 1.0, as the stored JSON does (dict order aside)."""
+    if type(json_value) is str:
+        return json_value
+    return json.dumps(json_value, sort_keys=True, separators=(",", ":"))
+
+
+def changes(fields, old_values, new_values):
+    """{name: {"old": ..., "new": ...}} for each field whose stored forms differ. Values are stored forms."""
+    return {
+        field.name: {"old": old, "new": new}
+        for field, old, new in zip(fields, old_values, new_values, strict=True)
+        if key(old) != key(new)
+    }
 
 
 def creation_changes(instance):
     """A create entry lists every tracked field, old null."""
     return {
-        field.name: {"old": None, "new": to_json(as_stored(field, instance.__dict__.get(field.attname)))}
+        field.name: {"old": None, "new": stored_form(field, instance.__dict__.get(field.attname))}
         for field in tracked_fields(type(instance))
+        if field.attname in instance.__dict__
     }
 
 
-def entry(action, changes, user, at):
+def entry(action, changes, user, at, cause=None):
     """One history entry. The user's name is copied in so the entry stays readable after the user is deleted."""
-    return {
+    made = {
         "at": at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
-        "by": user.pk if user is not None else None,
+        "by": to_json(user.pk) if user is not None else None,
         "by_name": user.get_username() if user is not None else None,
         "action": action,
         "changes": changes,
     }
+    if cause is not None:
+        made["cause"] = cause  # {"model": "app.model", "pk": ...}: the row whose deletion (or restore) led here
+    return made
 
 
-def to_json(value):
-    """A JSON-safe form of a field value: dates as ISO-8601 (UTC when aware), Decimals and UUIDs as strings,
-    files as their name, model instances as their primary key, bytes as base64."""
-    if value is None or isinstance(value, bool):
-        return value
+def to_json(value, field=None):
+    """A JSON-safe form of a prepared value: datetimes as ISO-8601 in UTC, Decimals and UUIDs as strings, durations
+    as ISO-8601, files as their name, bytes as base64, NaN and infinities as strings (JSON has none)."""
+    if isinstance(value, _JSON_SCALARS):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        return value.value if isinstance(value, enum.Enum) else value
     if isinstance(value, enum.Enum):
-        return to_json(value.value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON has no NaN or infinity
-    if isinstance(value, (str, int, float)):
-        return value
-    if isinstance(value, Decimal):
+        return to_json(value.value, field)
+    if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
@@ -135,35 +143,48 @@ def to_json(value):
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, FieldFile):
-        return value.name
+        return value.name or ""
     if isinstance(value, models.Model):
         return to_json(value.pk)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dict):
-        return {str(key): to_json(item) for key, item in value.items()}
+        return {str(name): to_json(item) for name, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_json(item) for item in value]
     if isinstance(value, Promise):
         return str(value)
-    return str(value)
+    return _unknown(value, field)
 
 
-def as_stored(field, value):
-    """The value as the field holds it once stored ("1.50" as Decimal("1.50"), an ISO string as a datetime, a model
-    instance as its key), so that assigning an equal value in another form is not reported as a change."""
+def _prepared(field, value):
     if isinstance(value, models.Model):
         return value.pk
-    if value is None or isinstance(value, FieldFile):
+    if isinstance(field, models.DateTimeField) and isinstance(value, datetime.datetime):
+        # What get_prep_value does, without its warning about naive values (the save itself will warn).
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, timezone.get_default_timezone())
         return value
-    try:
-        return field.to_python(value)
-    except (ValidationError, TypeError, ValueError):
-        return value  # the save itself will reject it, or the database will convert it
+    if isinstance(field, models.DecimalField):
+        number = field.to_python(value)
+        return number.quantize(decimal.Decimal(1).scaleb(-field.decimal_places)) if number.is_finite() else number
+    if isinstance(field, models.JSONField):
+        return value  # stored as given; to_json keeps 1 and True apart
+    return field.get_prep_value(value)
 
 
-def _detached(value):
-    """A copy that later in-place edits of the instance cannot reach (JSON containers, the name of a file)."""
-    if isinstance(value, FieldFile):
-        return value.name
-    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+def _unknown(value, field):
+    """A value no rule above knows: the field's own serialised form, or a readable marker; never an exception."""
+    if field is not None and type(field).value_to_string is not models.Field.value_to_string:
+        try:
+            return field.value_to_string(_Holder(field.attname, value))
+        except Exception:  # noqa: S110 - fall through to the marker below
+            pass
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+class _Holder:
+    """What `Field.value_to_string(obj)` reads the value from."""
+
+    def __init__(self, attname, value):
+        setattr(self, attname, value)

@@ -1,166 +1,221 @@
-"""QuerySets and managers of TrackableModel and TimestampedModel: bulk operations that keep the audit trail, soft
-delete."""
+"""QuerySets and managers of TrackableModel and TimestampedModel.
 
-from django.db import models, transaction
-from django.utils import timezone
+Every bulk write is audited like save(), and each keeps QuerySet's own behaviour, return value and errors:
 
-from . import history
-from .current_user import get_current_user
-from .expressions import JSONAppend
+- update() locks and reads the rows it will change (by primary key, whatever the queryset's annotations, distinct
+  or grouping), lets Django run its own UPDATE on exactly those rows, and appends one entry per changed row in one
+  more statement per batch. Invalid input raises Django's own error before any transaction is opened.
+- bulk_create() gives each row its "create" entry (the history field does, as for save()); with
+  update_conflicts=True the rows it updates instead get an "update" entry, and their history is never replaced.
+- bulk_update() is Django's, which ends in the audited update() above.
+"""
 
-_DEFERRED = object()
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connections, models, transaction
 
-# Rows per UPDATE when a queryset-wide write lists the rows it touches (keeps clear of SQLite's parameter limit).
-_UPDATE_BATCH = 500
+from . import history, soft_delete, tracker
+from .django_internals import PeerLinkingIterable, check_update
+from .expressions import append_entries
+
+# Rows per statement when a write lists the rows it touches.
+_BATCH = 5000
 
 
 class TrackableQuerySet(models.QuerySet):
-    """A QuerySet whose bulk writes are audited like `save()`: none of them bypasses the history."""
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._iterable_class = PeerLinkingIterable
 
     def update(self, **values):
-        """Update the rows, set their audit stamps, and record an "update" entry on each row whose tracked values
-        change. Returns the number of rows matched, as QuerySet.update() does."""
-        return self._audited_update(values, history.UPDATE)
+        """Update the rows, stamp them, and record an "update" entry on each row whose tracked values change.
+        Returns the number of rows matched, as QuerySet.update() does."""
+        if "history" in values:
+            raise ValueError("The history is written by the audit trail; QuerySet.update() cannot set it.")
+        self._for_write = True
+        now, user = tracker.bulk_moment()
+        values = {**self.model._update_stamps(now, user), **values}
+        tracked = _tracked(self.model, values)
+        if not tracked:
+            return super().update(**values)
+        check_update(self, values)
+        with transaction.atomic(using=self.db, savepoint=False):
+            return _audited_update(self, values, tracked, history.entry(history.UPDATE, {}, user, now))
 
     update.alters_data = True
 
-    def bulk_create(self, objs, *args, **kwargs):
-        """Insert the objects, each stamped and carrying its "create" entry."""
+    def bulk_create(
+        self,
+        objs,
+        batch_size=None,
+        ignore_conflicts=False,
+        update_conflicts=False,
+        update_fields=None,
+        unique_fields=None,
+    ):
+        """Insert the objects, each stamped and with its "create" entry. With update_conflicts=True, the rows that
+        already exist get an "update" entry for what changed instead, and keep their history."""
         objs = list(objs)
-        now, user = timezone.now(), get_current_user()
-        for obj in objs:
-            obj._prepare_create(now, user)
-        created = super().bulk_create(objs, *args, **kwargs)
-        for obj in objs:
-            obj._take_history_snapshot()
+        self._for_write = True
+        now, user = tracker.bulk_moment()
+        token = tracker.bulk_write(now, user)
+        try:
+            if update_conflicts and unique_fields and update_fields:
+                update_fields = [name for name in update_fields if name != "history"]
+                update_fields += [name for name in self.model._update_stamps(now, user) if name not in update_fields]
+                with transaction.atomic(using=self.db, savepoint=False):
+                    existing = _lock_existing(self, objs, unique_fields, update_fields)
+                    created = super().bulk_create(
+                        objs,
+                        batch_size=batch_size,
+                        update_conflicts=True,
+                        update_fields=update_fields,
+                        unique_fields=unique_fields,
+                    )
+                    entry = history.entry(history.UPDATE, {}, user, now)
+                    _record_upserted(self, objs, existing, unique_fields, update_fields, entry)
+            else:
+                created = super().bulk_create(
+                    objs,
+                    batch_size=batch_size,
+                    ignore_conflicts=ignore_conflicts,
+                    update_conflicts=update_conflicts,
+                    update_fields=update_fields,
+                    unique_fields=unique_fields,
+                )
+        finally:
+            tracker._bulk_write.reset(token)
+        if not ignore_conflicts:
+            for obj in objs:
+                if obj.pk is not None:
+                    tracker.record_write(obj, tracker.snapshot(obj), replaces=True, using=self.db)
         return created
 
     bulk_create.alters_data = True
 
     def bulk_update(self, objs, fields, batch_size=None):
-        """Update `fields` of each object, appending an entry (diffed against its snapshot) in the same statement."""
+        """Django's bulk_update(), whose UPDATE goes through the audited update(); `history` in `fields` is left
+        out (only the audit trail writes it)."""
         objs = list(objs)
         fields = list(fields)
-        now, user = timezone.now(), get_current_user()
-        stamps = self.model._audit_stamps(now, user, adding=False)
-        pending = []
-        for obj in objs:
-            for attname, value in stamps.items():
-                setattr(obj, attname, value)
-            entry = obj._history_entry(history.UPDATE, now, user, only=set(fields))
-            pending.append((obj, obj.__dict__.get("history", _DEFERRED), entry))
-            obj.history = _appended(self.model, entry) if entry else models.F("history")
+        if fields and set(fields) <= {"history"}:
+            raise ValueError("The history is written by the audit trail; bulk_update() cannot set it.")
+        fields = [name for name in fields if name != "history"]
+        now, user = tracker.bulk_moment()
+        token = tracker.bulk_write(now, user)
         try:
-            # Django's bulk_update ends in QuerySet.update(); the entries are already in the statement, so it runs
-            # on a plain queryset rather than through the audited update() above, which would record them twice.
-            updated = self._unaudited().bulk_update(objs, [*fields, *stamps, "history"], batch_size=batch_size)
+            updated = super().bulk_update(objs, fields, batch_size=batch_size)
         finally:
-            for obj, loaded_history, _entry in pending:
-                if loaded_history is _DEFERRED:
-                    del obj.__dict__["history"]  # still deferred: read from the database when first accessed
-                else:
-                    obj.history = loaded_history
-        for obj, _loaded_history, entry in pending:
-            obj._history_saved(entry, fields)
+            tracker._bulk_write.reset(token)
+        written = [field for field in history.tracked_fields(self.model) if field.name in fields]
+        for obj in objs:
+            obj._stamp_update(now, user)
+            tracker.record_write(obj, tracker.snapshot(obj, written), replaces=False, using=self.db)
         return updated
 
     bulk_update.alters_data = True
 
-    def _unaudited(self, filtered=True):
-        """A plain QuerySet on the same rows (or, unfiltered, on the whole table), for writes already audited."""
-        query = self.query.chain() if filtered else None
-        return models.QuerySet(model=self.model, query=query, using=self.db, hints=self._hints)
 
-    def _audited_update(self, values, action):
-        """The one path for queryset-wide writes. In one transaction: lock the matching rows and read their tracked
-        values, write the new values and the stamps, and append one entry to each row whose tracked values changed.
-        """
-        if self.query.is_sliced:
-            raise TypeError("Cannot update a query once a slice has been taken.")
-        self._for_write = True
-        model = self.model
-        now, user = timezone.now(), get_current_user()
-        values = {**model._audit_stamps(now, user, adding=False), **values}
-        tracked_fields = history.tracked_fields(model)
-        tracked = {}
-        for key in values:
+def _tracked(model, values):
+    """[(field, key in values)] for the tracked fields among `values` (given by name or attname)."""
+    tracked = history.tracked_fields(model)
+    found = []
+    for key in values:
+        try:
             field = model._meta.get_field(key)
-            if field in tracked_fields:
-                tracked[field] = key
-        if not tracked:
-            return self._unaudited().update(**values)
-        attnames = [field.attname for field in tracked]
-        rows = self._unaudited(filtered=False)
-        with transaction.atomic(using=self.db, savepoint=False):
-            locked = self.select_for_update(of=("self",)).values_list("pk", *attnames)
-            before = {pk: old for pk, *old in locked}
-            if any(hasattr(value, "resolve_expression") for value in values.values()):
-                # The new values are computed by the database: write them, then read them back to diff.
-                for pks in _batches(before):
-                    rows.filter(pk__in=pks).update(**values)
-                after = {}
-                for pks in _batches(before):
-                    after.update((pk, new) for pk, *new in rows.filter(pk__in=pks).values_list("pk", *attnames))
-                _write(rows, before, {}, _entries_by_row(before, after, tracked, action, now, user))
-            else:
-                new = [history.as_stored(field, values[key]) for field, key in tracked.items()]
-                entries = _entries_by_row(before, dict.fromkeys(before, new), tracked, action, now, user)
-                _write(rows, before, values, entries)
-        return len(before)
+        except FieldDoesNotExist:
+            continue  # Django's own update reports it
+        if field in tracked:
+            found.append((field, key))
+    return found
 
 
-def _appended(model, entry):
-    return JSONAppend(model._meta.get_field("history").column, entry)
+def _audited_update(queryset, values, tracked, entry):
+    """Lock the rows `queryset` matches and read their tracked values, run Django's UPDATE on exactly those rows,
+    then append an entry to each row that changed. Returns the number of rows updated."""
+    model, using = queryset.model, queryset.db
+    fields = [field for field, _key in tracked]
+    attnames = [field.attname for field in fields]
+    rows = model._base_manager.db_manager(using)
+    locked = rows.filter(pk__in=queryset.values("pk")).select_for_update().values_list("pk", *attnames)
+    before = {pk: old for pk, *old in locked}
+    computed = any(hasattr(values[key], "resolve_expression") for _field, key in tracked)
+    new = None if computed else [history.stored_form(field, values[key]) for field, key in tracked]
+    updated = 0
+    for pks in _batches(list(before), connections[using]):
+        updated += models.QuerySet.update(queryset.filter(pk__in=pks), **values)
+        if computed:  # the database computed the new values: read them back
+            after = {
+                pk: _stored_forms(fields, row) for pk, *row in rows.filter(pk__in=pks).values_list("pk", *attnames)
+            }
+        else:
+            after = dict.fromkeys(pks, new)
+        entries = {}
+        for pk in pks:
+            if pk not in after:
+                continue  # gone meanwhile
+            changes = history.changes(fields, _stored_forms(fields, before[pk]), after[pk])
+            if changes:
+                entries[pk] = {**entry, "changes": changes}
+        append_entries(model, using, entries)
+    return updated
 
 
-def _batches(pks):
-    pks = list(pks)
-    for start in range(0, len(pks), _UPDATE_BATCH):
-        yield pks[start : start + _UPDATE_BATCH]
+def _stored_forms(fields, values):
+    return [history.stored_form(field, value) for field, value in zip(fields, values, strict=True)]
 
 
-def _entries_by_row(before, after, fields, action, now, user):
-    """{pk: entry} for the rows whose tracked values change; rows with the same change share one entry object."""
-    shared = {}
+def _batches(pks, connection):
+    size = _BATCH
+    if connection.features.max_query_params:
+        size = min(size, connection.features.max_query_params - 100)
+    for start in range(0, len(pks), size):
+        yield pks[start : start + size]
+
+
+def _unique_key(model, unique_fields, values):
+    return tuple(
+        history.key(history.stored_form(model._meta.get_field(name), value))
+        for name, value in zip(unique_fields, values, strict=True)
+    )
+
+
+def _lock_existing(queryset, objs, unique_fields, update_fields):
+    """{unique key: (pk, tracked values)} of the rows an upsert of `objs` will update, locked until it is done."""
+    model = queryset.model
+    fields = [field for field in history.tracked_fields(model) if field.name in update_fields]
+    unique = [model._meta.get_field(name) for name in unique_fields]
+    match = models.Q()
+    for obj in objs:
+        match |= models.Q(**{field.attname: getattr(obj, field.attname) for field in unique})
+    rows = model._base_manager.db_manager(queryset.db).filter(match).select_for_update()
+    found = rows.values_list("pk", *(field.attname for field in unique), *(field.attname for field in fields))
+    existing = {}
+    for pk, *values in found:
+        key_values, tracked_values = values[: len(unique)], values[len(unique) :]
+        existing[_unique_key(model, unique_fields, key_values)] = (pk, tracked_values)
+    return existing
+
+
+def _record_upserted(queryset, objs, existing, unique_fields, update_fields, entry):
+    """Append an "update" entry to each existing row the upsert changed."""
+    model = queryset.model
+    fields = [field for field in history.tracked_fields(model) if field.name in update_fields]
+    unique = [model._meta.get_field(name) for name in unique_fields]
     entries = {}
-    for pk, old in before.items():
-        new = after.get(pk)
-        if new is None or list(old) == list(new):
-            continue  # unchanged, or gone
-        changes = {
-            field.name: {"old": history.to_json(o), "new": history.to_json(n)}
-            for field, o, n in zip(fields, old, new, strict=True)
-            if o != n
-        }
-        key = repr(changes)
-        if key not in shared:
-            shared[key] = history.entry(action, changes, user, now)
-        entries[pk] = shared[key]
-    return entries
-
-
-def _write(rows, pks, values, entries):
-    """Write `values` to every row in `pks` and append each changed row's entry, in one UPDATE per batch."""
-    for batch in _batches(pks):
-        by_entry = {}
-        for pk in batch:
-            if pk in entries:
-                by_entry.setdefault(id(entries[pk]), (entries[pk], []))[1].append(pk)
-        if by_entry:
-            appended = models.Case(
-                *(
-                    models.When(pk__in=entry_pks, then=_appended(rows.model, entry))
-                    for entry, entry_pks in by_entry.values()
-                ),
-                default=models.F("history"),
-            )
-            rows.filter(pk__in=batch).update(**values, history=appended)
-        elif values:
-            rows.filter(pk__in=batch).update(**values)
+    for obj in objs:
+        key = _unique_key(model, unique_fields, [getattr(obj, field.attname) for field in unique])
+        if key in existing:
+            pk, old_values = existing[key]
+            new = [history.stored_form(field, getattr(obj, field.attname)) for field in fields]
+            changes = history.changes(fields, _stored_forms(fields, old_values), new)
+            if changes:
+                entries[pk] = {**entry, "changes": changes}
+    append_entries(model, queryset.db, entries)
 
 
 class TimestampedQuerySet(TrackableQuerySet):
-    """Soft delete for querysets: `delete()` marks rows deleted (with a history entry); `hard_delete()` removes them."""
+    """Soft delete for querysets: delete() marks the rows deleted (cascading as the model's delete() does),
+    restore() brings them back, hard_delete() removes them."""
 
     def alive(self):
         return self.filter(date_deleted__isnull=True)
@@ -169,46 +224,51 @@ class TimestampedQuerySet(TrackableQuerySet):
         return self.filter(date_deleted__isnull=False)
 
     def delete(self):
-        """Mark the rows deleted, recording a "delete" entry on each. Returns what QuerySet.delete() would."""
-        count = self.alive()._audited_update({"date_deleted": timezone.now()}, history.DELETE)
-        return count, ({self.model._meta.label: count} if count else {})
+        """Mark the rows deleted, each with a "delete" entry, and their timestamped CASCADE children with them.
+        Returns what QuerySet.delete() would: (rows marked, {model label: rows})."""
+        if self.query.is_sliced:
+            raise TypeError("Cannot use 'limit' or 'offset' with delete().")
+        self._for_write = True
+        return soft_delete.delete_rows(self)
 
     delete.alters_data = True
     delete.queryset_only = True
 
     def restore(self):
-        """Undo the soft delete of the deleted rows among these, recording a "restore" entry on each."""
-        return self.deleted()._audited_update({"date_deleted": None}, history.RESTORE)
+        """Undo the soft delete of the deleted rows among these (and of the children their deletion cascaded to).
+        Returns the number of rows restored."""
+        self._for_write = True
+        return soft_delete.restore_rows(self)
 
     restore.alters_data = True
 
     def hard_delete(self):
-        """Remove the rows from the database for real."""
+        """Remove the rows from the database for real, as QuerySet.delete() does."""
         return super().delete()
 
     hard_delete.alters_data = True
     hard_delete.queryset_only = True
 
 
-class _HistoryDeferredManager:
-    """Rows are loaded without their history. It grows with every change, and no write needs it (the database
-    appends to it), so reading it is paid only by code that reads it: `obj.history` fetches it on first access, and
-    `.defer(None)` loads it with the rows."""
+class _HistoryDeferred:
+    """Rows are loaded without their history. It grows with every change and no write needs it (the database
+    appends to it), so reading it is paid only by code that reads it: `obj.history` fetches it on first access
+    (for the whole batch of rows it came with), and `.defer(None)` loads it with the rows."""
 
     def get_queryset(self):
         return super().get_queryset().defer("history")
 
 
-class TrackableManager(_HistoryDeferredManager, models.Manager.from_queryset(TrackableQuerySet)):
+class TrackableManager(_HistoryDeferred, models.Manager.from_queryset(TrackableQuerySet)):
     pass
 
 
-class TimestampedManager(_HistoryDeferredManager, models.Manager.from_queryset(TimestampedQuerySet)):
-    """Every row, deleted or not (`all_objects`)."""
+class TimestampedManager(_HistoryDeferred, models.Manager.from_queryset(TimestampedQuerySet)):
+    """Every row, deleted or not: `all_objects`, and Django's default and base manager of timestamped models."""
 
 
 class AliveManager(TimestampedManager):
-    """The default manager of timestamped models: soft-deleted rows are hidden."""
+    """`objects` of timestamped models: soft-deleted rows are hidden."""
 
     def get_queryset(self):
         return super().get_queryset().alive()

@@ -7,6 +7,43 @@ from django.db import models
 from apps.core.models import Task, TimestampedModel, TrackableModel
 
 
+class Point:
+    """A value object a custom field stores as "x,y". Its str() raises: the history must never rely on it."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+    def __hash__(self):
+        return hash((self.x, self.y))
+
+    def __str__(self):
+        raise RuntimeError("Point has no text form of its own.")
+
+
+class PointField(models.CharField):
+    """A custom field as teams write them: a Python object in memory, its own text form in the database."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 50)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return self.to_python(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, Point):
+            return value
+        x, y = value.split(",")
+        return Point(int(x), int(y))
+
+    def get_prep_value(self, value):
+        value = self.to_python(value)
+        return None if value is None else f"{value.x},{value.y}"
+
+
 class Category(models.Model):
     name = models.CharField(max_length=100)
 
@@ -47,3 +84,105 @@ class MyTaskModel(Task):
     """The seed's example of a task subclass (multi-table inheritance)."""
 
     my_field = models.CharField(max_length=255)
+
+
+class Switch(TrackableModel):
+    """Values whose stored form differs from their Python form in ways that must not hide, or invent, a change."""
+
+    on = models.BooleanField(default=False)
+    count = models.IntegerField(default=0)
+    ratio = models.FloatField(null=True, blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    where = PointField(null=True, blank=True)
+
+
+class Coded(TrackableModel):
+    """A natural (CharField) primary key."""
+
+    code = models.CharField(max_length=20, primary_key=True)
+    name = models.CharField(max_length=100)
+
+
+def fallback_category():
+    return Category.objects.get_or_create(name="Fallback")[0].pk
+
+
+class Filing(TrackableModel):
+    """Foreign keys whose on_delete changes this row when the category is deleted."""
+
+    title = models.CharField(max_length=100)
+    nullable = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    defaulted = models.ForeignKey(
+        Category, null=True, blank=True, default=None, on_delete=models.SET_DEFAULT, related_name="+"
+    )
+    fallback = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET(fallback_category), related_name="+"
+    )
+
+
+class Memo(Document):
+    """Multi-table inheritance: the history lives in the parent's table."""
+
+    code = models.CharField(max_length=20, unique=True)
+
+
+class Setting(TrackableModel):
+    """A natural key, for upserts (bulk_create(update_conflicts=True))."""
+
+    key = models.CharField(max_length=50, unique=True)
+    value = models.CharField(max_length=200, blank=True)
+
+
+class Folder(TimestampedModel):
+    name = models.CharField(max_length=100)
+
+    def __str__(self):
+        return self.name
+
+
+class Page(TimestampedModel):
+    """A timestamped CASCADE child: soft-deleted with its folder, restored with it."""
+
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="pages")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="subpages")
+    title = models.CharField(max_length=100)
+
+    def __str__(self):
+        return self.title
+
+
+class Scan(models.Model):
+    """A plain CASCADE child: a soft delete leaves it in place."""
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="scans")
+
+
+class Retention(models.Model):
+    """PROTECT: a folder under retention cannot be deleted, softly or not."""
+
+    folder = models.ForeignKey(Folder, on_delete=models.PROTECT, related_name="retentions")
+
+
+class Handle(TimestampedModel):
+    """A unique value that a deleted row keeps (plain unique=True)."""
+
+    name = models.CharField(max_length=50, unique=True)
+
+    def __str__(self):
+        return self.name
+
+
+class ReusableHandle(TimestampedModel):
+    """A unique value that a deleted row gives back: unique among rows not deleted (a partial constraint)."""
+
+    name = models.CharField(max_length=50)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(date_deleted__isnull=True), name="reusable_handle_alive_name"
+            )
+        ]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,86 @@
+"""The few places where the audit trail relies on Django internals rather than its documented API.
+
+Each is small, has a test per supported Django version (tests/test_django_internals.py), and says why no public
+API does the job:
+
+- `transaction_marker()`: Django can run code when a transaction commits (`on_commit`), but tells nobody when one
+  rolls back. A marker registered with `on_commit` is dropped from the connection's pending callbacks when its
+  transaction or savepoint rolls back, so looking for it there tells whether what was written (or read) since is
+  still part of the database's future.
+- `PeerLinkingIterable`: a QuerySet's rows are built by its iterable class; linking each batch of instances lets a
+  deferred history be fetched for the whole batch in one query (as Django 6.1's FETCH_PEERS does for its own
+  deferred fields), so that serialising or dumping a table does not cost a query per row.
+- `check_update()`: builds Django's own UPDATE for a queryset without running it, so that invalid input raises
+  Django's own error before any transaction is opened.
+"""
+
+import weakref
+
+from django.db import connections
+from django.db.models import sql
+from django.db.models.query import ModelIterable
+
+
+class Marker:
+    """A point in a transaction: alive while what happened there may still commit, or once it has committed."""
+
+    __slots__ = ("__weakref__", "alias", "committed", "savepoint_ids")
+
+    def __init__(self, alias, savepoint_ids):
+        self.alias = alias
+        self.savepoint_ids = savepoint_ids
+        self.committed = False
+
+    def __call__(self):
+        self.committed = True
+
+    @property
+    def pending(self):
+        return any(callback is self for _sids, callback, _robust in connections[self.alias].run_on_commit)
+
+    @property
+    def alive(self):
+        return self.committed or self.pending
+
+
+def transaction_marker(alias):
+    """The marker of this moment on the `alias` connection, or None outside a transaction (nothing there can be
+    rolled back). Every write or read made in the same transaction and savepoint shares one marker."""
+    connection = connections[alias]
+    if not connection.in_atomic_block:
+        return None
+    savepoint_ids = tuple(connection.savepoint_ids)
+    marker = getattr(connection, "_audit_trail_marker", None)
+    if marker is None or marker.savepoint_ids != savepoint_ids or not marker.pending:
+        marker = Marker(alias, savepoint_ids)
+        connection.on_commit(marker)
+        connection._audit_trail_marker = marker
+    return marker
+
+
+class PeerLinkingIterable(ModelIterable):
+    """Yields instances as ModelIterable does, a batch at a time, each batch linked by a shared peer list."""
+
+    def __iter__(self):
+        batch = []
+        for instance in super().__iter__():
+            batch.append(instance)
+            if len(batch) >= self.chunk_size:
+                yield from _linked(batch)
+                batch = []
+        yield from _linked(batch)
+
+
+def _linked(batch):
+    if len(batch) > 1:
+        peers = [weakref.ref(instance) for instance in batch]
+        for instance in batch:
+            instance.__dict__["_history_peers"] = peers
+    return batch
+
+
+def check_update(queryset, values):
+    """Compile (but do not run) Django's UPDATE of `queryset` with `values`: raises what QuerySet.update() would."""
+    query = queryset.query.chain(sql.UpdateQuery)
+    query.add_update_values(values)
+    query.get_compiler(queryset.db).as_sql()

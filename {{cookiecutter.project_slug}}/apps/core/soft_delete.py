@@ -1,0 +1,216 @@
+"""Soft delete of TimestampedModel rows, with the cascade a real delete would have.
+
+Deleting a row marks it deleted (`date_deleted`) and, level by level, its timestamped children reached through
+`on_delete=CASCADE` foreign keys, each with a "delete" entry whose "cause" names the row that was deleted. Children
+that are not timestamped are left in place, and so is everything below them. PROTECT and RESTRICT refuse a soft
+delete exactly as they would refuse a real one: Django's own Collector is asked first.
+
+Every row of one deletion shares one `date_deleted`: that is how `restore()` finds exactly the children that
+deletion cascaded to, and not those deleted earlier on their own. Marking is a compare-and-set on
+`date_deleted IS NULL` under a row lock, so a row another process deleted meanwhile keeps its first deletion.
+"""
+
+from django.db import models, transaction
+from django.db.models.deletion import CASCADE, Collector
+from django.utils import timezone
+
+from . import history, tracker
+from .current_user import get_current_user
+from .expressions import append_entries
+
+
+def delete(instance, using):
+    """Soft-delete one row and its cascade (TimestampedModel.delete)."""
+    model = type(instance)
+    now, user = timezone.now(), get_current_user()
+    rows = model._base_manager.db_manager(using).filter(pk=instance.pk)
+    counts = _delete(rows, now, user)
+    if counts[0]:
+        instance.date_deleted = now
+        instance._stamp_update(now, user)
+        tracker.record_write(instance, tracker.snapshot(instance, _date_deleted(model)), replaces=False, using=using)
+    else:
+        # Deleted elsewhere already (that first deletion stands) or gone: nothing was changed here.
+        stored = list(rows.values_list("date_deleted", flat=True))
+        if stored:
+            instance.date_deleted = stored[0]
+    return counts
+
+
+def delete_rows(queryset):
+    """Soft-delete the rows of `queryset` and their cascade (TimestampedQuerySet.delete)."""
+    return _delete(queryset, timezone.now(), get_current_user())
+
+
+def restore(instance, using):
+    """Restore one row and the children its deletion cascaded to (TimestampedModel.restore)."""
+    model = type(instance)
+    now, user = timezone.now(), get_current_user()
+    restored = _restore(model._base_manager.db_manager(using).filter(pk=instance.pk), now, user)
+    if restored:
+        instance.date_deleted = None
+        instance._stamp_update(now, user)
+        tracker.record_write(instance, tracker.snapshot(instance, _date_deleted(model)), replaces=False, using=using)
+    return restored
+
+
+def restore_rows(queryset):
+    """Restore the rows of `queryset` and their cascade (TimestampedQuerySet.restore)."""
+    return _restore(queryset, timezone.now(), get_current_user())
+
+
+def only_deleted_rows_clash(instance, model_class, unique_check):
+    """Whether the rows holding `instance`'s values for `unique_check` are all soft-deleted."""
+    if not hasattr(model_class, "all_objects"):
+        return False
+    lookup = {}
+    for name in unique_check:
+        field = model_class._meta.get_field(name)
+        value = getattr(instance, field.attname)
+        if value is None:
+            return False
+        lookup[field.name] = value
+    rows = model_class._base_manager.filter(**lookup)
+    if not instance._state.adding and instance.pk is not None:
+        rows = rows.exclude(pk=instance.pk)
+    return rows.exists() and not rows.filter(date_deleted__isnull=True).exists()
+
+
+def preview(objs, using):
+    """What deleting `objs` would mark deleted, nested as the admin lists it: [obj, [child, [grandchild]], ...]."""
+    tree = []
+    for obj in objs:
+        tree.append(obj)
+        children = []
+        for child, relation in _cascading_children(type(obj)):
+            rows = child._base_manager.db_manager(using).filter(
+                **{relation.field.name: obj, "date_deleted__isnull": True}
+            )
+            children.extend(preview(rows, using))
+        if children:
+            tree.append(children)
+    return tree
+
+
+def _delete(queryset, now, user):
+    """Mark the alive rows of `queryset` deleted, then their cascade. Returns (count, {label: count})."""
+    model, using = queryset.model, queryset.db
+    counts = {}
+    with transaction.atomic(using=using, savepoint=False):
+        rows = model._base_manager.db_manager(using).filter(pk__in=queryset.values("pk"), date_deleted__isnull=True)
+        roots = list(rows.select_for_update().values_list("pk", flat=True))
+        if not roots:
+            return 0, {}
+        _refuse_protected(model._base_manager.db_manager(using).filter(pk__in=roots), using)
+        # {model: {pk: (cause of this row's deletion, cause its children get)}}
+        level = {model: {pk: (None, _cause(model, pk)) for pk in roots}}
+        while level:
+            following = {}
+            for current, causes in level.items():
+                marked = _mark(current, using, causes, now, user)
+                if marked:
+                    counts[current._meta.label] = counts.get(current._meta.label, 0) + len(marked)
+                for child, relation in _cascading_children(current):
+                    for child_pk, parent_pk in _children(child, relation, marked, using):
+                        cause = causes[parent_pk][1]
+                        following.setdefault(child, {})[child_pk] = (cause, cause)
+            level = following
+    return sum(counts.values()), counts
+
+
+def _restore(queryset, now, user):
+    """Restore the deleted rows of `queryset`, then, under each, the children its deletion cascaded to (same
+    `date_deleted`). Returns the number of rows restored."""
+    model, using = queryset.model, queryset.db
+    restored = 0
+    with transaction.atomic(using=using, savepoint=False):
+        rows = model._base_manager.db_manager(using).filter(pk__in=queryset.values("pk"), date_deleted__isnull=False)
+        # {model: {pk: (date_deleted, cause of this row's restore, cause its children get)}}
+        level = {
+            model: {
+                pk: (at, None, _cause(model, pk))
+                for pk, at in rows.select_for_update().values_list("pk", "date_deleted")
+            }
+        }
+        while level:
+            following = {}
+            for current, found in level.items():
+                restored += _unmark(current, using, found, now, user)
+                for child, relation in _cascading_children(current):
+                    for child_pk, parent_pk, at in _deleted_children(child, relation, found, using):
+                        parent_at, _own, cause = found[parent_pk]
+                        if at == parent_at:
+                            following.setdefault(child, {})[child_pk] = (at, cause, cause)
+            level = following
+    return restored
+
+
+def _mark(model, using, causes, now, user):
+    """Mark the still-alive rows among `causes` deleted, each with its "delete" entry; return their pks."""
+    rows = model._base_manager.db_manager(using)
+    alive = rows.filter(pk__in=list(causes), date_deleted__isnull=True).select_for_update()
+    pks = list(alive.values_list("pk", flat=True))
+    if pks:
+        models.QuerySet.update(rows.filter(pk__in=pks), date_deleted=now, **model._update_stamps(now, user))
+        change = {"date_deleted": {"old": None, "new": history.to_json(now)}}
+        entries = {pk: history.entry(history.DELETE, change, user, now, cause=causes[pk][0]) for pk in pks}
+        append_entries(model, using, entries)
+    return pks
+
+
+def _unmark(model, using, found, now, user):
+    """Restore the rows of `found`, each with its "restore" entry; return how many."""
+    if not found:
+        return 0
+    rows = model._base_manager.db_manager(using)
+    models.QuerySet.update(rows.filter(pk__in=list(found)), date_deleted=None, **model._update_stamps(now, user))
+    entries = {
+        pk: history.entry(
+            history.RESTORE, {"date_deleted": {"old": history.to_json(at), "new": None}}, user, now, cause
+        )
+        for pk, (at, cause, _children_cause) in found.items()
+    }
+    append_entries(model, using, entries)
+    return len(found)
+
+
+def _cascading_children(model):
+    """(child model, relation) for each CASCADE foreign key to `model` from a concrete timestamped model."""
+    return [
+        (relation.related_model, relation)
+        for relation in model._meta.related_objects
+        if relation.on_delete is CASCADE
+        and not relation.parent_link
+        and hasattr(relation.related_model, "all_objects")
+        and not relation.related_model._meta.proxy
+    ]
+
+
+def _children(child, relation, parent_pks, using):
+    """(child pk, parent pk) of the alive children of those parents, locked."""
+    if not parent_pks:
+        return []
+    link = f"{relation.field.name}__pk"
+    rows = child._base_manager.db_manager(using).filter(**{f"{link}__in": parent_pks, "date_deleted__isnull": True})
+    return list(rows.select_for_update().values_list("pk", link))
+
+
+def _deleted_children(child, relation, found, using):
+    """(child pk, parent pk, date_deleted) of the children of those parents deleted at their parent's moment."""
+    link = f"{relation.field.name}__pk"
+    moments = {at for at, _cause, _children_cause in found.values()}
+    rows = child._base_manager.db_manager(using).filter(**{f"{link}__in": list(found), "date_deleted__in": moments})
+    return list(rows.select_for_update().values_list("pk", link, "date_deleted"))
+
+
+def _refuse_protected(queryset, using):
+    """Raise ProtectedError or RestrictedError where a real delete of these rows would."""
+    Collector(using=using, origin=queryset).collect(queryset)
+
+
+def _cause(model, pk):
+    return {"model": model._meta.label_lower, "pk": history.to_json(pk)}
+
+
+def _date_deleted(model):
+    return [model._meta.get_field("date_deleted")]
