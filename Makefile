@@ -1,24 +1,46 @@
-# The template's two commands. Each bootstraps .venv from the pinned requirements-dev.txt on first use.
-PYTHON ?= python3
+# The template's two commands, `make bake` and `make test`. Each bootstraps .venv from the pinned requirements-dev.txt
+# on first use, with uv: the one on PATH, else the version pinned in requirements-dev.txt, installed from PyPI.
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 OUT := out
+PYTHON_MIN := 3.11
+# uv uses the Pythons already on this machine; it never downloads one.
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: bake test bench lint
+# The first Python $(PYTHON_MIN)+ among python3, python3.N on PATH and pyenv's versions (override: make PYTHON=...).
+comma := ,
+PYTHON ?= $(shell for candidate in python3 $(foreach minor,14 13 12 11,python3.$(minor)) \
+	$(sort $(wildcard $(HOME)/.pyenv/versions/3.*/bin/python3)); do \
+	"$$candidate" -c 'import sys; sys.exit(sys.version_info < ($(subst .,$(comma),$(PYTHON_MIN)),))' 2>/dev/null \
+	&& { command -v "$$candidate"; break; }; done)
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(BIN)/uv)
+UV_PINNED = $(shell sed -n 's/^uv==//p' requirements-dev.txt)
+
+.PHONY: bake test bench lint lock
 
 $(INSTALLED): requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	@test -n "$(PYTHON)" || { echo "The template's tools need Python $(PYTHON_MIN) or newer, and none was found: install it, or name it with make PYTHON=/path/to/python3." >&2; exit 1; }
+	@if [ ! -x "$(UV)" ] && ! command -v "$(UV)" >/dev/null 2>&1; then \
+		echo "Installing uv $(UV_PINNED) into $(VENV) (uv is not on PATH)"; \
+		"$(PYTHON)" -m venv $(VENV) && $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_PINNED)"; \
+	else \
+		$(UV) venv --quiet --allow-existing --python "$(PYTHON)" $(VENV); \
+	fi
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt
+	@touch $@
 
-# Bake a project with the default answers into ./out (replacing an earlier demo bake), install it, migrate it.
+# Bake a project with the default answers into ./out (replacing an earlier demo bake) and install it from its lock.
 bake: $(INSTALLED)
 	rm -rf $(OUT)/my_service
 	$(BIN)/cookiecutter . --no-input --output-dir $(OUT)
 	$(MAKE) -C $(OUT)/my_service migrate
 	@echo
-	@echo "Baked $(OUT)/my_service. Start it with:  make -C $(OUT)/my_service run   (then open http://127.0.0.1:8000/admin/)"
+	@echo "Baked $(OUT)/my_service and installed it from its uv.lock. Next steps:"
+	@echo
+	@echo "    cd $(OUT)/my_service"
+	@echo "    make run                                    # serves on http://127.0.0.1:8000/"
+	@echo "    .venv/bin/python manage.py createsuperuser  # an admin account for http://127.0.0.1:8000/admin/"
 
 # The template's whole test suite: bakes projects and runs their checks and own tests (SQLite and PostgreSQL).
 test: $(INSTALLED)
@@ -31,3 +53,7 @@ bench: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Re-resolve the baked project's uv.lock (both Django versions) after changing its pyproject.toml's dependencies.
+lock: $(INSTALLED)
+	$(BIN)/python tools/relock.py $(if $(UPGRADE),--upgrade)

@@ -6,6 +6,8 @@ descriptions and author names may hold quotes, backslashes, control characters, 
 raw into Python or TOML source would break the baked project.
 """
 
+import re
+
 import click
 from cookiecutter.utils import simple_filter
 
@@ -54,3 +56,9 @@ def required_slug(value):
             "project_slug is empty; it must be a lowercase Python identifier such as my_service."
         )
     return value
+
+
+@simple_filter
+def dist_name(value):
+    """The distribution name as installers write it (PEP 503 normalised): uv.lock names the project this way."""
+    return re.sub(r"[-_.]+", "-", str(value)).lower()

@@ -59,6 +59,7 @@ class BakedProject:
             "tool": pyproject.get("tool"),
         }
         sha.update(json.dumps(relevant, sort_keys=True).encode())
+        sha.update(self.text("uv.lock").encode())
         return sha.hexdigest()
 
     def run(self, *args, env=None, cwd=None):
@@ -97,25 +98,13 @@ class Bakery:
         return self._bakes[key]
 
     def installed(self, project):
-        """The project with a virtualenv holding its own dependencies (shared by projects with the same digest)."""
+        """The project with a virtualenv holding its own dependencies (shared by projects with the same digest),
+        installed as the project's Makefile installs it: `uv sync --locked` from the baked uv.lock."""
         if project.venv is None:
             digest = project.digest
             if digest not in self._venvs:
                 venv = self._workdir / f"venv-{digest[:12]}"
-                subprocess.run([UV, "venv", "-q", "--python", python_for(project), venv], check=True)
-                subprocess.run(
-                    [
-                        UV,
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--python",
-                        venv / "bin" / "python",
-                        "-e",
-                        f"{project.path}[dev]",
-                    ],
-                    check=True,
-                )
+                uv_sync(project, venv)
                 self._venvs[digest] = venv
             project.venv = self._venvs[digest]
         return project
@@ -132,6 +121,26 @@ class Bakery:
         if isinstance(outcome, StepFailed):
             raise outcome
         return outcome
+
+
+def uv_environment(**extra):
+    """The environment uv runs in: no Python downloads (only the machine's interpreters), no leaked project venv."""
+    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+    return {**environment, "UV_PYTHON_DOWNLOADS": "never", **extra}
+
+
+def uv_sync(project, venv):
+    """Install the project and its dev extra into `venv` from its own lock file; fails if the lock is stale."""
+    done = subprocess.run(
+        [UV, "sync", "--locked", "--extra", "dev", "--quiet", "--python", python_for(project)],
+        cwd=project.path,
+        env=uv_environment(UV_PROJECT_ENVIRONMENT=str(venv)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise StepFailed(f"uv sync --locked failed in {project.path}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
 
 
 def python_for(project):

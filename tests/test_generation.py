@@ -100,10 +100,11 @@ def assignments(text):
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
 
 
-def test_a_local_env_file_is_written_with_a_secret_and_debug_on(default_project):
+def test_a_local_env_file_is_written_with_a_secret_and_debug_off(default_project):
+    """DEBUG is never written on: `make run` turns it on for the development server only (issue 12)."""
     values = assignments(default_project.text(".env"))
     assert len(values["SECRET_KEY"]) >= 50
-    assert values["DEBUG"] == "True"
+    assert values["DEBUG"] == "False"
     assert values.keys() == assignments(default_project.text(".env.example")).keys()
 
 

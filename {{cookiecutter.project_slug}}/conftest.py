@@ -29,3 +29,15 @@ def _plain_http(settings):
     """The test client speaks plain HTTP. With DEBUG off, SECURE_SSL_REDIRECT defaults to on and every request would
     be answered with a redirect to HTTPS, so the tests would depend on how the environment sets DEBUG."""
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def _unhashed_static_files(settings):
+    """Production serves static files under hashed names from the manifest collectstatic writes (WhiteNoise). Tests
+    render pages without running collectstatic first, so they use plain names, and WhiteNoise has no collected
+    folder to look at (it would warn that STATIC_ROOT does not exist)."""
+    settings.STATIC_ROOT = None
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

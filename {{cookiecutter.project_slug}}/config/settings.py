@@ -1,13 +1,16 @@
 """Settings for {{ cookiecutter.project_slug }}, read from the environment (and a local .env) with django-environ.
 
 Unset DEBUG means off. With DEBUG off, a missing SECRET_KEY or ALLOWED_HOSTS stops start-up with a message that
-names the variable. With no DATABASE_URL the project runs on an embedded SQLite file.
+names the variable. With no DATABASE_URL the project runs on an embedded SQLite file. .env.example documents every
+variable.
 """
 
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from config.log import InvalidLogSetting, log_format, log_level, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,20 +25,25 @@ def required(name, value):
     return value
 
 
+def env_list(name, default=()):
+    """A comma-separated variable as a list, each item stripped: "a.com, b.com" is ["a.com", "b.com"]."""
+    return [item.strip() for item in env.list(name, default=list(default)) if item.strip()]
+
+
 PROJECT_NAME = {{ cookiecutter.project_name | py_string }}
 
 DEBUG = env.bool("DEBUG", default=False)
 
 if DEBUG:
     SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only")
-    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
     ADMIN_URL = env("ADMIN_URL", default="admin/")
 else:
     SECRET_KEY = required("SECRET_KEY", env("SECRET_KEY", default=""))
-    ALLOWED_HOSTS = required("ALLOWED_HOSTS", env.list("ALLOWED_HOSTS", default=[]))
+    ALLOWED_HOSTS = required("ALLOWED_HOSTS", env_list("ALLOWED_HOSTS"))
     ADMIN_URL = required("ADMIN_URL", env("ADMIN_URL", default=""))
 
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -43,13 +51,20 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # WhiteNoise serves the static files under runserver too, as it does in production.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "apps.core",
     "apps.accounts",
+    # `make app name=...` adds new apps here.
 ]
 
 MIDDLEWARE = [
+    # /healthz answers first: before the host check, the HTTPS redirect and sessions (see config/health.py).
+    "config.health.HealthCheckMiddleware",
+    "config.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -109,6 +124,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# collectstatic (scripts/release) writes each file under a content-hashed name, compressed; WhiteNoise serves the
+# hashed names with far-future cache headers.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # The admin lives at a path of your choosing in production (ADMIN_URL, required when DEBUG is off).
 ADMIN_URL = ADMIN_URL.strip("/") + "/"
@@ -126,9 +147,21 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# One line per record on stderr; LOG_FORMAT=json for log collectors. LOG_LEVEL in any case.
+try:
+    LOG_LEVEL = log_level(env("LOG_LEVEL", default="INFO"))
+    LOGGING = logging_config(LOG_LEVEL, log_format(env("LOG_FORMAT", default="text")))
+except InvalidLogSetting as error:
+    raise ImproperlyConfigured(str(error)) from None
+
+# Errors go to Sentry when SENTRY_DSN is set; without it sentry-sdk is not even imported.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        send_default_pii=False,
+    )

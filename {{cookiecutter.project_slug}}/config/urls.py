@@ -2,9 +2,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
+from config.health import healthz
+
 admin.site.site_header = settings.PROJECT_NAME
 admin.site.site_title = settings.PROJECT_NAME
 
 urlpatterns = [
+    # Served by config.health.HealthCheckMiddleware before host and HTTPS checks; routed here too, so it can be
+    # reversed and is listed with the project's URLs.
+    path("healthz", healthz, name="healthz"),
     path(settings.ADMIN_URL, admin.site.urls),
 ]

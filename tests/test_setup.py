@@ -1,0 +1,289 @@
+"""The first hour with a baked project: a locked install, the next steps, the first app, the database, `make run`.
+
+The expensive parts run once: a fresh clone of the default project bootstraps itself with its own Makefile (uv
+from PyPI, the Python the Makefile finds) and the other tests reuse that checkout.
+"""
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from .baking import PROJECT_VARIABLES, TEMPLATE, UV, git_repository_of, python_for, uv_environment
+from .test_options import COMBINATIONS, IDS
+
+DJANGO_VERSIONS = ["6.1", "5.2"]
+PYTHON_MIN = {"6.1": "3.12", "5.2": "3.11"}
+
+
+def clean_environment(**extra):
+    """The developer's shell without what would leak into a project (its venv, its settings), plus `extra`."""
+    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+    environment.pop("MAKEFLAGS", None)
+    environment.pop("MAKELEVEL", None)
+    return {**environment, **extra}
+
+
+def make(checkout, *targets, env=None, timeout=600):
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(checkout), *targets],
+        env=clean_environment(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("django_version", DJANGO_VERSIONS)
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=IDS)
+def test_the_lock_file_is_current_for_every_combination(bakery, answers, django_version):
+    """`uv lock --check` passes as baked: the lock matches the project's name, dependencies and Python range."""
+    project = bakery.bake(**answers, django_version=django_version)
+    done = subprocess.run(
+        [UV, "lock", "--check", "--offline", "--python", python_for(project)],
+        cwd=project.path,
+        env=uv_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lock = project.text("uv.lock")
+    assert f'requires-python = ">={PYTHON_MIN[django_version]}"' in lock
+    assert re.search(rf'name = "django"\nversion = "{re.escape(django_version)}\.\d+"', lock), "Django pin"
+
+
+@pytest.mark.parametrize("slug", ["aaa_first", "zzz_last", "double__underscore"])
+def test_the_rendered_lock_is_what_uv_writes(cookies_session, tmp_path, slug):
+    """The project's own entry sits where uv puts it (packages are sorted by name): `uv lock` from scratch writes
+    the same bytes, so a project's first `uv lock` shows no diff."""
+    result = cookies_session.bake(extra_context={"project_slug": slug, "django_version": "5.2"})
+    rendered = (result.project_path / "uv.lock").read_text(encoding="utf-8")
+    (result.project_path / "uv.lock").unlink()
+    subprocess.run(
+        [UV, "lock", "--offline", "--quiet", "--python", sys.executable],
+        cwd=result.project_path,
+        env=uv_environment(),
+        check=True,
+    )
+    assert (result.project_path / "uv.lock").read_text(encoding="utf-8") == rendered
+
+
+def test_a_bake_ends_with_the_next_steps(tmp_path):
+    done = subprocess.run(
+        [Path(sys.executable).with_name("cookiecutter"), str(TEMPLATE), "--no-input", "--output-dir", "out"],
+        cwd=tmp_path,
+        env={**os.environ, "PWD": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    steps = done.stdout[done.stdout.index("Next steps:") :]
+    assert "cd out/my_service\n" in steps
+    assert "make run" in steps
+    assert "manage.py createsuperuser" in steps
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(default_project, tmp_path_factory):
+    """The default project as a teammate gets it: a git clone (no .venv, no .env), installed by `make install`
+    with no uv on PATH, so the Makefile finds a Python and bootstraps uv from PyPI itself."""
+    repository = git_repository_of(default_project, tmp_path_factory.mktemp("origin") / "origin")
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "baked"],
+        cwd=repository,
+        check=True,
+    )
+    clone = tmp_path_factory.mktemp("clone") / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(repository), str(clone)], check=True)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists())
+    started = time.perf_counter()
+    done = make(clone, "install", env={"PATH": path})
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(f"fresh clone: make install took {time.perf_counter() - started:.1f} s")
+    return clone, path, done.stdout
+
+
+def test_a_fresh_clone_bootstraps_uv_and_installs_from_the_lock(fresh_clone):
+    clone, _path, output = fresh_clone
+    assert "Installing uv" in output
+    assert "sync --locked" in output
+    assert (clone / ".venv" / "bin" / "uv").exists()
+    assert (clone / ".env").exists()
+    env_file = (clone / ".env").read_text()
+    assert "DEBUG=True" not in env_file
+
+
+def test_without_a_suitable_python_the_makefile_says_which_one_in_a_sentence(bakery, tmp_path):
+    """Only Python 3.11 on PATH and no pyenv: a Django 6.1 project needs 3.12."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python311 = shutil.which("python3.11") or sys.executable
+    (bin_dir / "python3").symlink_to(python311)
+    checkout = git_repository_of(bakery.bake(django_version="6.1"), tmp_path / "checkout")
+    done = make(checkout, "install", env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert done.returncode != 0
+    assert "This project needs Python 3.12 or newer, and none was found" in done.stderr
+    assert not (checkout / ".venv").exists()
+
+
+def test_make_app_creates_an_app_that_passes_lint_and_its_test(fresh_clone):
+    clone, path, _ = fresh_clone
+    app_clone = clone.parent / "with-app"
+    shutil.copytree(clone, app_clone, symlinks=True)
+    done = make(app_clone, "app", "name=notes", env={"PATH": path})
+    assert done.returncode == 0, done.stdout + done.stderr
+    app = app_clone / "apps" / "notes"
+    assert 'name = "apps.notes"' in (app / "apps.py").read_text()
+    assert '"apps.notes",' in (app_clone / "config" / "settings.py").read_text()
+    assert "class Note(TimestampedModel)" in (app / "models.py").read_text()
+    assert "class NoteAdmin(TimestampedAdminMixin, admin.ModelAdmin)" in (app / "admin.py").read_text()
+    assert (app / "migrations" / "0001_initial.py").exists()
+    for target in ("lint", "test"):
+        done = make(app_clone, target, env={"PATH": path})
+        assert done.returncode == 0, f"make {target}:\n{done.stdout[-4000:]}{done.stderr[-4000:]}"
+    check = subprocess.run(
+        [app_clone / ".venv/bin/python", "-m", "pytest", "-q", "apps/notes"],
+        cwd=app_clone,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "1 passed" in check.stdout, check.stdout
+    again = make(app_clone, "app", "name=notes", env={"PATH": path})
+    assert again.returncode != 0
+    assert "apps/notes already exists; choose another name." in again.stderr
+
+
+def test_make_app_refuses_a_name_that_shadows_a_module(fresh_clone):
+    clone, path, _ = fresh_clone
+    done = make(clone, "app", "name=json", env={"PATH": path})
+    assert done.returncode != 0
+    assert "conflicts with the name of an existing Python module" in done.stderr
+    assert not (clone / "apps" / "json").exists()
+
+
+def run_until_serving(clone, path, port):
+    """`make run` in the background until it prints the URL; returns (process, output so far)."""
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "-C", str(clone), "run", f"ADDRESS=127.0.0.1:{port}"],
+        env=clean_environment(PATH=path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Serving on"):
+            break
+    return process, "".join(lines)
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def get(url, attempts=50):
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback URL of the test
+                return response.status
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+def test_make_run_prints_the_url_and_how_to_create_the_admin_account(fresh_clone):
+    clone, path, _ = fresh_clone
+    port = free_port()
+    process, output = run_until_serving(clone, path, port)
+    try:
+        assert f"Serving on http://127.0.0.1:{port}/" in output, output
+        assert "No admin account yet: create one with  .venv/bin/python manage.py createsuperuser" in output
+        assert get(f"http://127.0.0.1:{port}/admin/login/") == 200
+    finally:
+        stop(process)
+    subprocess.run(
+        [
+            clone / ".venv/bin/python",
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "boss",
+            "--email",
+            "boss@example.com",
+        ],
+        cwd=clone,
+        env=clean_environment(DJANGO_SUPERUSER_PASSWORD=secrets.token_urlsafe(16)),
+        check=True,
+    )
+    process, output = run_until_serving(clone, path, port)
+    stop(process)
+    assert "Serving on" in output
+    assert "No admin account yet" not in output
+
+
+@pytest.mark.postgres
+def test_make_db_creates_the_database_once_and_names_an_unreachable_server(fresh_clone, postgres_url):
+    clone, path, _ = fresh_clone
+    name = f"tpl_h3_makedb_{secrets.token_hex(4)}"
+    url = postgres_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        first = make(clone, "db", env={"PATH": path, "DATABASE_URL": url})
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert f"Created the database '{name}'" in first.stdout
+        second = make(clone, "db", env={"PATH": path, "DATABASE_URL": url})
+        assert f"The database '{name}' already exists" in second.stdout
+        migrated = make(clone, "migrate", env={"PATH": path, "DATABASE_URL": url})
+        assert migrated.returncode == 0, migrated.stderr
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    closed = f"postgres://postgres@127.0.0.1:{free_port()}/{name}"
+    unreachable = make(clone, "db", env={"PATH": path, "DATABASE_URL": closed})
+    assert unreachable.returncode != 0
+    message = [line for line in unreachable.stderr.splitlines() if line.startswith("Could not reach")]
+    assert len(message) == 1, unreachable.stderr
+    assert f"Could not reach the PostgreSQL server at 127.0.0.1:{closed.split(':')[2].split('/')[0]}" in message[0]
+
+
+def test_make_db_on_sqlite_says_there_is_nothing_to_do(fresh_clone):
+    clone, path, _ = fresh_clone
+    done = make(clone, "db", env={"PATH": path})
+    assert done.returncode == 0, done.stderr
+    assert "is created on first use" in done.stdout
+
+
+def test_the_test_suite_passes_from_the_fresh_clone(fresh_clone):
+    clone, path, _ = fresh_clone
+    started = time.perf_counter()
+    done = make(clone, "test", env={"PATH": path})
+    print(f"fresh clone: make test took {time.perf_counter() - started:.1f} s after make install")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert " passed" in done.stdout
