@@ -14,7 +14,20 @@ import pytest
 from django.conf import settings
 from django.test.utils import override_settings
 
-TEST_APPS = ["apps.core.tests.testapp"]
+TEST_APPS = ["apps.core.tests.testapp", "apps.core.tests.workerapp"]
+
+# A second database, for the tests of database routing (`pytest.mark.django_db(databases=["default", "other"])`),
+# on the same engine as the default one. Added before any connection is opened, so Django sees it from the start;
+# pytest-django creates its test database only for the tests that ask for it.
+_default = settings.DATABASES["default"]
+settings.DATABASES["other"] = {
+    **_default,
+    "NAME": f"{_default['NAME']}_other",
+    "TEST": {
+        **_default.get("TEST", {}),
+        "NAME": f"{_default.get('TEST', {}).get('NAME') or 'test_' + str(_default['NAME'])}_other",
+    },
+}
 
 _test_apps = override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, *TEST_APPS])
 _test_apps.enable()

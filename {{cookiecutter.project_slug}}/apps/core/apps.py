@@ -5,3 +5,15 @@ class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self):
+        from .models import TrackableModel
+        from .on_delete import watch
+
+        # Foreign keys whose on_delete changes tracked rows outside QuerySet.update() get their entries this way.
+        watch(TrackableModel)
+
+        # Every installed app's ingestors.py registers its ingestors now, as admin.py registers its admin classes.
+        from .ingestors import autodiscover
+
+        autodiscover()

@@ -50,11 +50,13 @@ def transaction_marker(alias):
     if not connection.in_atomic_block:
         return None
     savepoint_ids = tuple(connection.savepoint_ids)
-    marker = getattr(connection, "_audit_trail_marker", None)
-    if marker is None or marker.savepoint_ids != savepoint_ids or not marker.pending:
-        marker = Marker(alias, savepoint_ids)
+    markers = connection.__dict__.setdefault("_audit_trail_markers", {})
+    marker = markers.get(savepoint_ids)
+    if marker is None or not marker.pending:
+        for stale in [sids for sids, known in markers.items() if not known.pending]:
+            del markers[stale]
+        marker = markers[savepoint_ids] = Marker(alias, savepoint_ids)
         connection.on_commit(marker)
-        connection._audit_trail_marker = marker
     return marker
 
 
@@ -81,6 +83,11 @@ def _linked(batch):
 
 def check_update(queryset, values):
     """Compile (but do not run) Django's UPDATE of `queryset` with `values`: raises what QuerySet.update() would."""
+    queryset._not_support_combined_queries("update")
+    if queryset.query.is_sliced:
+        raise TypeError("Cannot update a query once a slice has been taken.")
+    if queryset.query.distinct_fields:
+        raise TypeError("Cannot call update() after .distinct(*fields).")
     query = queryset.query.chain(sql.UpdateQuery)
     query.add_update_values(values)
     query.get_compiler(queryset.db).as_sql()

@@ -9,7 +9,7 @@ bulk_create(), multi-table inheritance, a retry after a rollback) goes through t
   instance loaded before another process deleted the row does not bring it back by saving something else.
 """
 
-from django.db import models
+from django.db import connections, models, router
 
 from . import history, tracker
 from .django_internals import transaction_marker
@@ -64,19 +64,21 @@ class HistoryField(models.JSONField):
     def _creation(self, instance, write):
         """The first entry of a new row; also stamps who created it, and when. A copy of another row (`pk = None`)
         starts its own history: nothing the instance holds in memory is written."""
+        vendor = _vendor(instance, write)
         if write is None:  # bulk_create, or a save that bypassed TrackableModel.save()
             now, user = tracker.bulk_moment()
             instance._stamp_creation(now, user)
-            return [history.entry(history.CREATE, history.creation_changes(instance), user, now)]
+            return [history.entry(history.CREATE, history.creation_changes(instance, vendor), user, now)]
         if write.creation is None:  # pre_save runs more than once per INSERT on some Django versions
             instance._stamp_creation(write.now, write.user)
-            write.creation = [history.entry(history.CREATE, history.creation_changes(instance), write.user, write.now)]
+            changes = history.creation_changes(instance, vendor)
+            write.creation = [history.entry(history.CREATE, changes, write.user, write.now)]
             write.layer = tracker.Layer(tracker.snapshot(instance), replaces=True)
         return write.creation
 
     def _update(self, instance, write):
         only = None if write is None else write.update_fields
-        changes = tracker.changes(instance, only)
+        changes = tracker.changes(instance, only, _vendor(instance, write))
         if write is not None:
             fields = history.tracked_fields(type(instance))
             if only is not None:
@@ -93,6 +95,11 @@ class DeletionDateField(models.DateTimeField):
         if not add and tracker.unchanged(instance, self):
             return KeepColumn(self.column)
         return super().pre_save(instance, add)
+
+
+def _vendor(instance, write):
+    using = write.using if write is not None else instance._state.db or router.db_for_write(type(instance))
+    return connections[using].vendor
 
 
 def _read_in_a_rolled_back_transaction(instance):

@@ -67,8 +67,9 @@ def tracked_fields(model):
     )
 
 
-def stored_form(field, value):
-    """The JSON-safe form of `value` as `field` stores it: what entries record and what change detection compares.
+def stored_form(field, value, vendor=None):
+    """The JSON-safe form of `value` as `field` stores it (on the `vendor` database, when known): what entries
+    record and what change detection compares.
 
     Custom fields are recorded by their own stored form (`get_prep_value`, or `value_to_string` when that is not
     JSON-safe); a value the field cannot prepare (the save will reject it) is recorded as given.
@@ -79,6 +80,8 @@ def stored_form(field, value):
         prepared = _prepared(field, value)
     except Exception:  # the write itself reports bad input; recording it must not fail first
         prepared = value
+    if vendor == "sqlite" and isinstance(prepared, float) and math.isnan(prepared):
+        return None  # SQLite has no NaN: it stores NULL
     return to_json(prepared, field)
 
 
@@ -98,10 +101,10 @@ def changes(fields, old_values, new_values):
     }
 
 
-def creation_changes(instance):
+def creation_changes(instance, vendor=None):
     """A create entry lists every tracked field, old null."""
     return {
-        field.name: {"old": None, "new": stored_form(field, instance.__dict__.get(field.attname))}
+        field.name: {"old": None, "new": stored_form(field, instance.__dict__.get(field.attname), vendor)}
         for field in tracked_fields(type(instance))
         if field.attname in instance.__dict__
     }

@@ -10,6 +10,8 @@ Every bulk write is audited like save(), and each keeps QuerySet's own behaviour
 - bulk_update() is Django's, which ends in the audited update() above.
 """
 
+import contextlib
+
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
 
@@ -33,7 +35,7 @@ class TrackableQuerySet(models.QuerySet):
             raise ValueError("The history is written by the audit trail; QuerySet.update() cannot set it.")
         self._for_write = True
         now, user = tracker.bulk_moment()
-        values = {**self.model._update_stamps(now, user), **values}
+        values = {**_stamps_not_given(self.model, now, user, values), **values}
         tracked = _tracked(self.model, values)
         if not tracked:
             return super().update(**values)
@@ -57,8 +59,7 @@ class TrackableQuerySet(models.QuerySet):
         objs = list(objs)
         self._for_write = True
         now, user = tracker.bulk_moment()
-        token = tracker.bulk_write(now, user)
-        try:
+        with tracker.bulk_write(now, user):
             if update_conflicts and unique_fields and update_fields:
                 update_fields = [name for name in update_fields if name != "history"]
                 update_fields += [name for name in self.model._update_stamps(now, user) if name not in update_fields]
@@ -82,8 +83,6 @@ class TrackableQuerySet(models.QuerySet):
                     update_fields=update_fields,
                     unique_fields=unique_fields,
                 )
-        finally:
-            tracker._bulk_write.reset(token)
         if not ignore_conflicts:
             for obj in objs:
                 if obj.pk is not None:
@@ -101,11 +100,8 @@ class TrackableQuerySet(models.QuerySet):
             raise ValueError("The history is written by the audit trail; bulk_update() cannot set it.")
         fields = [name for name in fields if name != "history"]
         now, user = tracker.bulk_moment()
-        token = tracker.bulk_write(now, user)
-        try:
+        with tracker.bulk_write(now, user):
             updated = super().bulk_update(objs, fields, batch_size=batch_size)
-        finally:
-            tracker._bulk_write.reset(token)
         written = [field for field in history.tracked_fields(self.model) if field.name in fields]
         for obj in objs:
             obj._stamp_update(now, user)
@@ -113,6 +109,19 @@ class TrackableQuerySet(models.QuerySet):
         return updated
 
     bulk_update.alters_data = True
+
+
+def _stamps_not_given(model, now, user, values):
+    """The audit stamps of this write, but for the fields the caller sets itself (by name or attname)."""
+    given = set()
+    for key in values:
+        with contextlib.suppress(FieldDoesNotExist):  # Django's own update reports it
+            given.add(model._meta.get_field(key).name)
+    return {
+        attname: value
+        for attname, value in model._update_stamps(now, user).items()
+        if model._meta.get_field(attname).name not in given
+    }
 
 
 def _tracked(model, values):
@@ -139,7 +148,8 @@ def _audited_update(queryset, values, tracked, entry):
     locked = rows.filter(pk__in=queryset.values("pk")).select_for_update().values_list("pk", *attnames)
     before = {pk: old for pk, *old in locked}
     computed = any(hasattr(values[key], "resolve_expression") for _field, key in tracked)
-    new = None if computed else [history.stored_form(field, values[key]) for field, key in tracked]
+    vendor = connections[using].vendor
+    new = None if computed else [history.stored_form(field, values[key], vendor) for field, key in tracked]
     updated = 0
     for pks in _batches(list(before), connections[using]):
         updated += models.QuerySet.update(queryset.filter(pk__in=pks), **values)
@@ -206,7 +216,8 @@ def _record_upserted(queryset, objs, existing, unique_fields, update_fields, ent
         key = _unique_key(model, unique_fields, [getattr(obj, field.attname) for field in unique])
         if key in existing:
             pk, old_values = existing[key]
-            new = [history.stored_form(field, getattr(obj, field.attname)) for field in fields]
+            vendor = connections[queryset.db].vendor
+            new = [history.stored_form(field, getattr(obj, field.attname), vendor) for field in fields]
             changes = history.changes(fields, _stored_forms(fields, old_values), new)
             if changes:
                 entries[pk] = {**entry, "changes": changes}

@@ -134,7 +134,7 @@ def remember_loaded(instance, fields=None):
     state.add(Layer(values, replaces=False, marker=transaction_marker(instance._state.db)))
 
 
-def changes(instance, only=None):
+def changes(instance, only=None, vendor=None):
     """The update entry's changes: each tracked field (of `only`, when given) whose value differs from the stored
     one. A field whose stored value is unknown (an instance built by hand for an existing row, a deferred field
     assigned later) is listed with old null: a write the snapshot cannot explain is recorded, never skipped."""
@@ -150,12 +150,12 @@ def changes(instance, only=None):
             old = stored[field.attname]
             if value is old:
                 continue
-            old = old.value if isinstance(old, _Stored) else history.stored_form(field, old)
-            new = history.stored_form(field, value)
+            old = old.value if isinstance(old, _Stored) else history.stored_form(field, old, vendor)
+            new = history.stored_form(field, value, vendor)
             if history.key(old) == history.key(new):
                 continue
         else:
-            old, new = None, history.stored_form(field, value)
+            old, new = None, history.stored_form(field, value, vendor)
         found[field.name] = {"old": old, "new": new}
     return found
 
@@ -203,9 +203,14 @@ def current_write(instance):
     return state.writes[-1] if state is not None and state.writes else None
 
 
+@contextlib.contextmanager
 def bulk_write(now, user):
-    """Share one (now, user) among the objects of one bulk_create."""
-    return _bulk_write.set((now, user))
+    """Share one (now, user) among all the rows of one bulk operation."""
+    token = _bulk_write.set((now, user))
+    try:
+        yield
+    finally:
+        _bulk_write.reset(token)
 
 
 def bulk_moment():

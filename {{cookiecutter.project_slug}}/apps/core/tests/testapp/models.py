@@ -156,11 +156,17 @@ class Scan(models.Model):
 
     page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="scans")
 
+    def __str__(self):
+        return f"scan of {self.page_id}"
+
 
 class Retention(models.Model):
     """PROTECT: a folder under retention cannot be deleted, softly or not."""
 
     folder = models.ForeignKey(Folder, on_delete=models.PROTECT, related_name="retentions")
+
+    def __str__(self):
+        return f"retention of {self.folder_id}"
 
 
 class Handle(TimestampedModel):
