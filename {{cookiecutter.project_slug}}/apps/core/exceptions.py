@@ -5,13 +5,39 @@ class InvalidTransition(Exception):
     status of the instance the caller holds: the message names the real one, so that a stale worker learns why.
     """
 
-    def __init__(self, task, current, required, target):
+    def __init__(self, task, current, required, target, message=None):
         self.task = task
         self.current = None if current is None else str(current)
         self.required = str(required)
         self.target = str(target)
-        where = "it no longer exists" if current is None else f"its status is {self.current!r}"
+        if message is None:
+            where = "it no longer exists" if current is None else f"its status is {self.current!r}"
+            message = (
+                f"Cannot move task {task.pk} ({task.name!r}) to {self.target!r}: {where}, "
+                f"but {self.required!r} is required."
+            )
+        super().__init__(message)
+
+
+class LeaseLost(InvalidTransition):
+    """The task is still "processing", but no longer by the attempt this instance was claimed for: its lease expired
+    and the task was handed out again (`holder` is the worker now holding it, `attempt` that claim's number).
+
+    A worker that gets this must leave the task alone: another attempt owns it now. Nothing was changed.
+    """
+
+    def __init__(self, task, required, target, holder, attempt):
+        self.holder = holder
+        self.attempt = attempt
+        held_by = f"worker {holder}" if holder else "no worker"
         super().__init__(
-            f"Cannot move task {task.pk} ({task.name!r}) to {self.target!r}: {where}, "
-            f"but {self.required!r} is required."
+            task,
+            required,
+            required,
+            target,
+            message=(
+                f"Cannot move task {task.pk} ({task.name!r}) to {str(target)!r}: its lease was lost. Attempt "
+                f"{task.attempts} by {task.worker or 'no worker'} no longer holds it; attempt {attempt} by "
+                f"{held_by} does."
+            ),
         )

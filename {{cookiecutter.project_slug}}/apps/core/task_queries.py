@@ -1,26 +1,47 @@
-"""How workers take tasks: `Task.objects.claim()`, one statement that never hands a task out twice."""
+"""How workers take tasks: `Task.objects.claim()`, one statement that never hands a task out twice, and
+`Task.objects.recover_expired()`, which gives the tasks of dead workers back (or fails them after the last attempt)."""
+
+import datetime
 
 from django.db import connections, models
+from django.db.models.functions import Concat
+from django.utils import timezone
 
 
 class TaskQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=self.model.Status.PENDING)
 
-    def claim(self, count=1, task_ingestor=None):
-        """Atomically take the `count` oldest pending tasks (optionally of one ingestor) and return them, now
-        "processing", oldest first.
+    def lease_expired(self, now=None):
+        """Tasks still "processing" whose worker stopped renewing their lease (it died, was killed, or hangs)."""
+        return self.filter(status=self.model.Status.PROCESSING, lease_expires_at__lt=now or timezone.now())
+
+    def claim(self, count=1, task_ingestor=None, *, task_ingestors=None, worker="", lease=None):
+        """Atomically take the `count` oldest pending tasks and return them, now "processing", oldest first.
+
+        `task_ingestor` limits it to one ingestor's tasks, `task_ingestors` to several. Each claimed task's
+        `attempts` goes up by one and `started_at` is set; `worker` (the claimer's "host:pid") is recorded, and
+        `lease` (seconds or a timedelta) sets `lease_expires_at`, after which the task counts as abandoned (see
+        `recover_expired`). Without a lease a claimed task never expires, as before leases existed.
 
         One statement does it: `WITH oldest AS (<oldest pending> FOR UPDATE SKIP LOCKED) UPDATE ... SET status =
-        'processing' WHERE id IN oldest RETURNING ...`. On PostgreSQL concurrent workers skip one another's locked rows instead of queueing
-        behind them, so each gets different tasks at once; on SQLite the single UPDATE is serialised by the database
-        lock. A Task subclass (multi-table inheritance) returns the ids and loads its rows in a second query.
+        'processing', ... WHERE id IN oldest RETURNING ...`. On PostgreSQL concurrent workers skip one another's
+        locked rows instead of queueing behind them, so each gets different tasks at once; on SQLite the single
+        UPDATE is serialised by the database lock. A Task subclass (multi-table inheritance) returns the ids and
+        loads its rows in a second query.
         """
         if count < 1:
             raise ValueError(f"claim() needs a count of at least 1, not {count!r}.")
+        if task_ingestor is not None and task_ingestors is not None:
+            raise ValueError("claim() takes task_ingestor (one name) or task_ingestors (several), not both.")
         candidates = self.pending()
         if task_ingestor is not None:
             candidates = candidates.filter(task_ingestor=task_ingestor)
+        if task_ingestors is not None:
+            task_ingestors = list(task_ingestors)
+            if not task_ingestors:
+                return []
+            candidates = candidates.filter(task_ingestor__in=task_ingestors)
         connection = connections[self.db]
         oldest = candidates.order_by("datetime", "pk").values("pk")[:count]
         oldest_sql, oldest_params = oldest.query.get_compiler(connection=connection).as_sql()
@@ -29,18 +50,25 @@ class TaskQuerySet(models.QuerySet):
         table = self.model._meta.get_field("status").model._meta
         own_table = table.concrete_model is self.model._meta.concrete_model
         quote = connection.ops.quote_name
-        status = quote(table.get_field("status").column)
+        column = {name: quote(table.get_field(name).column) for name in ("status", "attempts")}
+        now = timezone.now()
+        if isinstance(lease, int | float):
+            lease = datetime.timedelta(seconds=lease)
+        stamps = {"started_at": now, "lease_expires_at": None if lease is None else now + lease, "worker": worker}
+        assignments = ", ".join(f"{quote(table.get_field(name).column)} = %s" for name in stamps)
+        stamp_params = [table.get_field(name).get_db_prep_save(value, connection) for name, value in stamps.items()]
         returned = table.concrete_fields if own_table else [table.pk]
         # The candidates are a MATERIALIZED CTE so they are chosen once: as a plain IN (subquery), PostgreSQL may
         # run the LIMIT subquery more than once and hand out more than `count` tasks. Identifiers are quoted names
         # from the model; every value is a parameter.
         sql = (
             f"WITH oldest AS MATERIALIZED ({oldest_sql}) "  # noqa: S608
-            f"UPDATE {quote(table.db_table)} SET {status} = %s "
-            f"WHERE {status} = %s AND {quote(table.pk.column)} IN (SELECT * FROM oldest) "
+            f"UPDATE {quote(table.db_table)} SET {column['status']} = %s, "
+            f"{column['attempts']} = {column['attempts']} + 1, {assignments} "
+            f"WHERE {column['status']} = %s AND {quote(table.pk.column)} IN (SELECT * FROM oldest) "
             f"RETURNING {', '.join(quote(field.column) for field in returned)}"
         )
-        params = [*oldest_params, self.model.Status.PROCESSING, self.model.Status.PENDING]
+        params = [*oldest_params, self.model.Status.PROCESSING, *stamp_params, self.model.Status.PENDING]
         if own_table:
             tasks = list(self.model._base_manager.db_manager(self.db).raw(sql, params))
         else:
@@ -49,3 +77,52 @@ class TaskQuerySet(models.QuerySet):
                 pks = [pk for (pk,) in cursor.fetchall()]
             tasks = list(self.filter(pk__in=pks)) if pks else []
         return sorted(tasks, key=lambda task: (task.datetime, task.pk))
+
+    def recover_expired(self, max_attempts=3, task_ingestors=None):
+        """Give back the tasks whose lease expired (their worker died): pending again, to be claimed by any worker,
+        or failed, with a `last_error` that says so, once `max_attempts` claims have been spent on them.
+
+        Two UPDATE statements, each a compare-and-set on "processing" with an expired lease, so a worker renewing
+        its lease at the same moment either keeps the task or finds it gone, never both. Returns (requeued, failed).
+        """
+        if max_attempts < 1:
+            raise ValueError(f"recover_expired() needs max_attempts of at least 1, not {max_attempts!r}.")
+        Status = self.model.Status
+        # Task's own table (also for a subclass's queryset), where the compare-and-set runs.
+        expired = self.model._status_rows(self.db).filter(
+            status=Status.PROCESSING, lease_expires_at__lt=timezone.now()
+        )
+        if task_ingestors is not None:
+            expired = expired.filter(task_ingestor__in=list(task_ingestors))
+        failed = expired.filter(attempts__gte=max_attempts).update(
+            status=Status.FAILED,
+            lease_expires_at=None,
+            last_error=_reason(
+                "Gave up after attempt ",
+                models.F("attempts"),
+                f" of {max_attempts}: its lease expired while worker ",
+                models.F("worker"),
+                " was running it (the worker died, was killed, or hung).",
+            ),
+        )
+        requeued = expired.filter(attempts__lt=max_attempts).update(
+            status=Status.PENDING,
+            lease_expires_at=None,
+            started_at=None,
+            worker="",
+            last_error=_reason(
+                "The lease of attempt ",
+                models.F("attempts"),
+                " expired while worker ",
+                models.F("worker"),
+                " was running it (the worker died, was killed, or hung); the task was put back to pending.",
+            ),
+        )
+        return requeued, failed
+
+
+def _reason(*parts):
+    """A message built in the database from text and column values (each row gets its own)."""
+    return Concat(
+        *(models.Value(part) if isinstance(part, str) else part for part in parts), output_field=models.TextField()
+    )

@@ -1,0 +1,11 @@
+"""Settings of the worker processes that the tests start: the project's own, plus the test apps (whose ingestors
+they run), on the test database named by the starting test in TEST_WORKER_DATABASE (the JSON of its settings)."""
+
+import json
+import os
+
+from config.settings import *  # noqa: F403
+from config.settings import INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.core.tests.testapp", "apps.core.tests.workerapp"]
+DATABASES = {"default": json.loads(os.environ["TEST_WORKER_DATABASE"])}

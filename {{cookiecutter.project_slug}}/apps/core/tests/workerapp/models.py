@@ -1,0 +1,24 @@
+"""What the test ingestors write, committed as they run, so that a test can see every run of every task."""
+
+from django.db import models
+
+
+class TaskRun(models.Model):
+    """One row per run of the "record" ingestor. The unique task_id makes a second run of a task fail loudly."""
+
+    task_id = models.BigIntegerField(unique=True)
+    attempt = models.PositiveIntegerField()
+    worker = models.CharField(max_length=255)
+
+
+class Attempt(models.Model):
+    """One row per run of the other ingestors: which task, which attempt, which worker, and when it started."""
+
+    task_id = models.BigIntegerField()
+    attempt = models.PositiveIntegerField()
+    worker = models.CharField(max_length=255)
+    started = models.FloatField(help_text="time.time() when the ingestor started")
+    acting_user_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task_id", "attempt"], name="workerapp_one_run_per_attempt")]
