@@ -19,6 +19,7 @@ Stopping: the first SIGTERM or SIGINT stops claiming and lets running tasks fini
 seconds (exit 0; 1 if some had to be abandoned to their lease); a second one exits at once (128 + the signal).
 """
 
+import contextlib
 import logging
 import os
 import select
@@ -104,7 +105,6 @@ class Worker:
                 for slot in slots:
                     slot.join()
             self._waker.close()
-            connections[self.using].close()
 
     def stop(self):
         """Stop claiming; running tasks finish (what the first SIGTERM does)."""
@@ -384,10 +384,8 @@ class _Waker:
         return self._listener is not None and self._listener.connection is not None
 
     def wake(self):
-        try:
+        with contextlib.suppress(BlockingIOError):  # a full pipe: the main loop is due to wake anyway
             os.write(self.write_fd, b"\0")
-        except BlockingIOError:
-            pass  # the pipe is full: the main loop is already due to wake
 
     def wait(self, timeout):
         fds = [self._read_fd]
@@ -396,11 +394,9 @@ class _Waker:
             fds.append(listen_fd)
         ready, _, _ = select.select(fds, [], [], max(timeout, 0))
         if self._read_fd in ready:
-            try:
+            with contextlib.suppress(BlockingIOError):
                 while os.read(self._read_fd, 4096):
                     pass
-            except BlockingIOError:
-                pass
         if listen_fd is not None and listen_fd in ready:
             self._listener.notifications()
 

@@ -33,10 +33,13 @@ def sleepy(task):
         time.sleep(float(task.name))
 
 
-@ingestor("explode")
-def explode(task):
+@ingestor("flaky")
+def flaky(task):
+    """Fails the first time it runs a task, succeeds afterwards (after a requeue, say)."""
+    first = not Attempt.objects.filter(task_id=task.pk).exists()
     record_attempt(task)
-    raise ValueError(f"cannot ingest {task.name!r}")
+    if first:
+        raise ValueError(f"cannot ingest {task.name!r} yet")
 
 
 @ingestor("stamp")

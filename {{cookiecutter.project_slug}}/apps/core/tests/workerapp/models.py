@@ -10,6 +10,9 @@ class TaskRun(models.Model):
     attempt = models.PositiveIntegerField()
     worker = models.CharField(max_length=255)
 
+    def __str__(self):
+        return f"run of task {self.task_id}"
+
 
 class Attempt(models.Model):
     """One row per run of the other ingestors: which task, which attempt, which worker, and when it started."""
@@ -20,5 +23,5 @@ class Attempt(models.Model):
     started = models.FloatField(help_text="time.time() when the ingestor started")
     acting_user_id = models.BigIntegerField(null=True)
 
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["task_id", "attempt"], name="workerapp_one_run_per_attempt")]
+    def __str__(self):
+        return f"attempt {self.attempt} of task {self.task_id}"

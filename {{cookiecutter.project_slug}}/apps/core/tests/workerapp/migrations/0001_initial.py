@@ -28,10 +28,5 @@ class Migration(migrations.Migration):
                 ("started", models.FloatField(help_text="time.time() when the ingestor started")),
                 ("acting_user_id", models.BigIntegerField(null=True)),
             ],
-            options={
-                "constraints": [
-                    models.UniqueConstraint(fields=("task_id", "attempt"), name="workerapp_one_run_per_attempt")
-                ],
-            },
         ),
     ]
