@@ -4,23 +4,37 @@
     class InvoiceAdmin(TimestampedAdminMixin, admin.ModelAdmin):
         list_display = ("number", "amount")
 
-TrackableAdminMixin shows the audit fields read-only and the history as a table on the change page.
-TimestampedAdminMixin (which includes it) also lists soft-deleted rows behind a filter, restores them with an
-action, and words deletion as what it is: a soft delete that can be undone.
+TrackableAdminMixin shows the audit fields read-only and the latest changes as a table on the change page, with a
+link to the full history, page by page. Both read only the entries they show: the database cuts them out of the
+history, so a row with ten thousand changes opens as fast as a row with ten.
+
+TimestampedAdminMixin (which includes it) lists soft-deleted rows behind a filter, restores them with an action,
+and words deletion as what it is: the confirmation lists what will be marked deleted (the row and its timestamped
+children) and says that it can be restored.
 """
 
 import json
 
+from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin import actions as admin_actions
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.core.exceptions import FieldDoesNotExist
-from django.utils import timezone
-from django.utils.dateformat import format as date_format
+from django.contrib.admin.utils import get_deleted_objects, quote, unquote
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.paginator import Paginator
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+
+from . import history, soft_delete
+from .expressions import HistoryEntries, HistoryLength
 
 __all__ = ["DeletedListFilter", "TimestampedAdminMixin", "TrackableAdminMixin"]
 
@@ -28,18 +42,28 @@ __all__ = ["DeletedListFilter", "TimestampedAdminMixin", "TrackableAdminMixin"]
 HISTORY_VALUE_MAX_CHARS = 200
 
 ACTION_LABELS = {
-    "create": _("Created"),
-    "update": _("Changed"),
-    "delete": _("Deleted"),
-    "restore": _("Restored"),
+    history.CREATE: _("Created"),
+    history.UPDATE: _("Changed"),
+    history.DELETE: _("Deleted"),
+    history.RESTORE: _("Restored"),
 }
+
+try:  # Django 6.1 places actions on the change list or the change form
+    from django.contrib.admin.options import ActionLocation
+
+    _CHANGE_LIST = ActionLocation.CHANGE_LIST
+except ImportError:  # Django 5.2
+    _CHANGE_LIST = None
 
 
 class TrackableAdminMixin:
-    """Audit fields are shown read-only in an "Audit trail" section of the change page, with the history rendered
-    as a table, oldest change first. They are left out of the add page, where there is nothing to show yet."""
+    """Audit fields are read-only, in an "Audit trail" section of the change page (not on the add page, where there
+    is nothing to show yet). The history shows its latest entries there, newest first; the full history is a page
+    of its own."""
 
     audit_fields = ("created_at", "created_by", "updated_at", "updated_by", "history_table")
+    history_table_size = 50
+    history_page_size = 100
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -54,59 +78,57 @@ class TrackableAdminMixin:
             fieldsets.append((_("Audit trail"), {"fields": self.audit_fields}))
         return fieldsets
 
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/audit-trail/",
+                self.admin_site.admin_view(self.audit_trail_view),
+                name=f"{opts.app_label}_{opts.model_name}_audit_trail",
+            ),
+            *super().get_urls(),
+        ]
+
     @admin.display(description=_("history"))
     def history_table(self, obj):
-        entries = obj.history or []
-        if not entries:
+        total, entries = _history_page(obj, 0, self.history_table_size)
+        if not total:
             return self.get_empty_value_display()
-        rows = format_html_join(
-            "\n",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    _format_at(entry.get("at")),
-                    entry.get("by_name") or self.get_empty_value_display(),
-                    ACTION_LABELS.get(entry.get("action"), entry.get("action", "")),
-                    self._changes_list(obj, entry.get("changes") or {}),
-                )
-                for entry in entries
-            ),
+        table = _render_entries(self, obj, entries)
+        if total <= len(entries):
+            return table
+        url = reverse(
+            f"{self.admin_site.name}:{obj._meta.app_label}_{obj._meta.model_name}_audit_trail", args=[quote(obj.pk)]
         )
         return format_html(
-            '<table class="history-table"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
-            "<tbody>{}</tbody></table>",
-            _("When"),
-            _("Who"),
-            _("Action"),
-            _("Changes"),
-            rows,
+            "{}<p>{} <a href='{}'>{}</a></p>",
+            table,
+            _("The latest %(shown)d of %(total)d changes.") % {"shown": len(entries), "total": total},
+            url,
+            _("See the full history"),
         )
 
-    def _changes_list(self, obj, changes):
-        if not changes:
-            return self.get_empty_value_display()
-        # Inline style: the admin's form CSS indents every list inside an aligned fieldset by the label's width.
-        return format_html(
-            '<ul style="margin: 0; padding-left: 0; list-style: none">{}</ul>',
-            format_html_join(
-                "",
-                "<li><strong>{}</strong>: {} &rarr; {}</li>",
-                (
-                    (
-                        _field_label(obj, name),
-                        self._format_value(change.get("old")),
-                        self._format_value(change.get("new")),
-                    )
-                    for name, change in changes.items()
-                ),
-            ),
-        )
-
-    def _format_value(self, value):
-        if value is None:
-            return self.get_empty_value_display()
-        text = value if isinstance(value, str) and value else json.dumps(value, ensure_ascii=False)
-        return Truncator(text).chars(HISTORY_VALUE_MAX_CHARS)
+    def audit_trail_view(self, request, object_id):
+        """Every entry of one row's history, newest first, a page at a time."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        total = _history_length(obj)
+        paginator = Paginator(range(total), self.history_page_size)
+        page = paginator.get_page(request.GET.get("page"))
+        _total, entries = _history_page(obj, page.start_index() - 1 if total else 0, self.history_page_size)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("History of %(object)s") % {"object": obj},
+            "subtitle": None,
+            "opts": self.model._meta,
+            "object": obj,
+            "page": page,
+            "table": _render_entries(self, obj, entries),
+        }
+        return TemplateResponse(request, "admin/core/audit_trail.html", context)
 
 
 class DeletedListFilter(admin.SimpleListFilter):
@@ -142,8 +164,9 @@ class DeletedListFilter(admin.SimpleListFilter):
 
 
 class TimestampedAdminMixin(TrackableAdminMixin):
-    """Lists every row through `all_objects` (not deleted ones by default, see DeletedListFilter), so deleted rows
-    can be found, opened and restored. Deleting from the admin is the model's soft delete, and is labelled so."""
+    """Every row is listed (the model's default manager sees deleted ones), not deleted ones by default (see
+    DeletedListFilter), so deleted rows can be found, opened and restored. Deleting from the admin is the model's
+    soft delete, and says so."""
 
     audit_fields = (
         "date_added",
@@ -153,11 +176,8 @@ class TimestampedAdminMixin(TrackableAdminMixin):
         "date_deleted",
         "history_table",
     )
-
-    def get_queryset(self, request):
-        queryset = self.model.all_objects.get_queryset()
-        ordering = self.get_ordering(request)
-        return queryset.order_by(*ordering) if ordering else queryset
+    delete_confirmation_template = "admin/core/soft_delete_confirmation.html"
+    delete_selected_confirmation_template = "admin/core/soft_delete_selected_confirmation.html"
 
     def get_list_filter(self, request):
         return [DeletedListFilter, *super().get_list_filter(request)]
@@ -170,45 +190,151 @@ class TimestampedAdminMixin(TrackableAdminMixin):
     def is_deleted(self, obj):
         return obj.is_deleted
 
-    def get_actions(self, request):
-        """Adds "restore" (even when the admin sets its own `actions`) and labels the delete action as soft."""
-        actions = super().get_actions(request)
+    def get_actions(self, request, action_location=_CHANGE_LIST):
+        """Adds "restore" (even when the admin names its own `actions`), and makes the delete action the soft one."""
+        where = () if action_location is None else (action_location,)
+        actions = super().get_actions(request, *where)
         if self.actions is None or IS_POPUP_VAR in request.GET:
-            return actions
-        if "restore" not in actions and self.has_change_permission(request):
-            actions["restore"] = self.get_action("restore")
+            return actions  # actions are off here
         if "delete_selected" in actions:
-            function, name, _description = actions["delete_selected"]
-            actions["delete_selected"] = (
-                function,
-                name,
-                _("Delete selected %(verbose_name_plural)s (can be restored)"),
-            )
+            actions["delete_selected"] = self.get_action("delete_selected", *where)
+        restore = self.get_action("restore", *where) if self.has_change_permission(request) else None
+        if restore is not None:
+            actions["restore"] = restore
         return actions
 
-    def get_deleted_objects(self, objs, request):
-        """A soft delete cascades to nothing: the confirmation page lists only the rows being marked deleted."""
-        objs = list(objs)
-        opts = self.model._meta
-        perms_needed = set() if self.has_delete_permission(request) else {opts.verbose_name}
-        model_count = {opts.verbose_name_plural: len(objs)} if objs else {}
-        return [str(obj) for obj in objs], model_count, perms_needed, []
-
-    def delete_view(self, request, object_id, extra_context=None):
-        extra_context = {
-            "title": _("Are you sure? The row is only marked deleted and can be restored."),
-            **(extra_context or {}),
-        }
-        return super().delete_view(request, object_id, extra_context)
+    @admin.action(description=_("Delete selected %(verbose_name_plural)s (can be restored)"), permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        return admin_actions.delete_selected(self, request, queryset)
 
     @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["change"])
     def restore(self, request, queryset):
+        rows = list(queryset.deleted())
         restored = queryset.restore()
+        for obj in rows:
+            self.log_change(request, obj, _("Restored."))
+        opts = self.model._meta
         self.message_user(
             request,
-            ngettext("Restored %(count)d row.", "Restored %(count)d rows.", restored) % {"count": restored},
-            messages.SUCCESS,
+            ngettext("Restored %(count)d %(name)s.", "Restored %(count)d %(name_plural)s.", restored)
+            % {"count": restored, "name": opts.verbose_name, "name_plural": opts.verbose_name_plural},
+            messages.SUCCESS if restored else messages.WARNING,
         )
+
+    def get_deleted_objects(self, objs, request):
+        """What deleting `objs` marks deleted: the rows and their timestamped CASCADE children. PROTECT and RESTRICT
+        are found as for a real delete, which the soft one refuses alike."""
+        objs = list(objs)
+        _real, _counts, _perms, protected = get_deleted_objects(objs, request, self.admin_site)
+        using = objs[0]._state.db if objs else None
+        tree = soft_delete.preview(objs, using or "default")
+        model_count, perms_needed = {}, set()
+        listed = self._listed(tree, request, model_count, perms_needed)
+        return listed, model_count, perms_needed, protected
+
+    def _listed(self, tree, request, model_count, perms_needed):
+        """The admin's nested list of `tree`, counting rows per model and the delete permissions lacking."""
+        listed = []
+        for item in tree:
+            if isinstance(item, list):
+                listed.append(self._listed(item, request, model_count, perms_needed))
+                continue
+            opts = item._meta
+            name = opts.verbose_name_plural
+            model_count[name] = model_count.get(name, 0) + 1
+            if self.admin_site.is_registered(type(item)):
+                codename = get_permission_codename("delete", opts)
+                if not request.user.has_perm(f"{opts.app_label}.{codename}"):
+                    perms_needed.add(opts.verbose_name)
+            listed.append(_object_link(self.admin_site, item))
+        return listed
+
+
+def _history_page(obj, start, size):
+    """(number of entries, the entries from `start` newest-first, at most `size`), read from the database."""
+    total = _history_length(obj)
+    stop = total - start
+    rows = type(obj)._base_manager.db_manager(obj._state.db).filter(pk=obj.pk)
+    entries = rows.annotate(page=HistoryEntries("history", max(stop - size, 0), stop)).values_list("page", flat=True)
+    return total, list(reversed(entries.first() or [])) if total else []
+
+
+def _history_length(obj):
+    rows = type(obj)._base_manager.db_manager(obj._state.db).filter(pk=obj.pk)
+    return rows.annotate(length=HistoryLength("history")).values_list("length", flat=True).first() or 0
+
+
+def _render_entries(model_admin, obj, entries):
+    excluded = history.excluded_names(type(obj))
+    rows = [
+        {
+            "at": _format_at(entry.get("at")),
+            "by": entry.get("by_name"),
+            "action": ACTION_LABELS.get(entry.get("action"), entry.get("action", "")),
+            "cause": _cause(entry.get("cause")),
+            "changes": [
+                {
+                    "field": _field_label(obj, name),
+                    "old": _format_value(change.get("old")),
+                    "new": _format_value(change.get("new")),
+                }
+                for name, change in (entry.get("changes") or {}).items()
+                if name not in excluded and not _empty_creation(entry, change)
+            ],
+        }
+        for entry in entries
+    ]
+    return render_to_string(
+        "admin/core/history_table.html", {"rows": rows, "empty": model_admin.get_empty_value_display()}
+    )
+
+
+def _empty_creation(entry, change):
+    """A create entry lists every tracked field; the empty ones say nothing."""
+    return entry.get("action") == history.CREATE and change.get("new") in (None, "", [], {})
+
+
+def _format_at(value):
+    """The entry's time as the admin shows dates: in the current time zone, in the DATETIME_FORMAT."""
+    moment = parse_datetime(value) if isinstance(value, str) else None
+    if moment is None:
+        return value or ""
+    return formats.localize(timezone.template_localtime(moment))
+
+
+def _format_value(value):
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return Truncator(text).chars(HISTORY_VALUE_MAX_CHARS)
+
+
+def _cause(cause):
+    """Why a row was deleted or restored along with another: "with folder 7"."""
+    if not isinstance(cause, dict):
+        return None
+    try:
+        name = apps.get_model(cause["model"])._meta.verbose_name
+    except (KeyError, LookupError, ValueError):
+        name = cause.get("model")
+    return _("with %(model)s %(pk)s") % {"model": name, "pk": cause.get("pk")}
+
+
+def _field_label(obj, name):
+    """The field's verbose name; the raw name for a field the model no longer has (old entries outlive fields)."""
+    try:
+        return capfirst(obj._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
+def _object_link(admin_site, obj):
+    opts = obj._meta
+    try:
+        url = reverse(f"{admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
+    except NoReverseMatch:
+        return format_html("{}: {}", capfirst(opts.verbose_name), obj)
+    return format_html('{}: <a href="{}">{}</a>', capfirst(opts.verbose_name), url, obj)
 
 
 def _without(fields, excluded):
@@ -222,19 +348,3 @@ def _without(fields, excluded):
         elif item not in excluded:
             kept.append(item)
     return kept
-
-
-def _format_at(value):
-    """The entry's time in the current time zone, to the second: changes often come less than a minute apart."""
-    moment = parse_datetime(value) if isinstance(value, str) else None
-    if moment is None:
-        return value or ""
-    return date_format(timezone.localtime(moment), "Y-m-d H:i:s T")
-
-
-def _field_label(obj, name):
-    """The field's verbose name; the raw name for a field the model no longer has (old entries outlive fields)."""
-    try:
-        return capfirst(obj._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return name

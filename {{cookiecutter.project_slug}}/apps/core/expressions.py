@@ -9,7 +9,7 @@ expressions, which would bring a long history back over the wire on every save).
 
 import json
 
-from django.db import NotSupportedError, connections
+from django.db import NotSupportedError, connections, models
 
 _APPEND = {
     "postgresql": "COALESCE({column}, '[]'::jsonb) || jsonb_build_array(%s::jsonb)",
@@ -76,3 +76,41 @@ def _template(templates, connection):
         raise NotSupportedError(
             f"The audit trail appends to its history column on PostgreSQL and SQLite, not on {connection.vendor}."
         ) from None
+
+
+class HistoryLength(models.Func):
+    """The number of entries in a history column."""
+
+    output_field = models.IntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        function = {"postgresql": "jsonb_array_length", "sqlite": "json_array_length"}
+        _template(function, connection)
+        return super().as_sql(compiler, connection, function=function[connection.vendor], **extra_context)
+
+
+class HistoryEntries(models.Func):
+    """Entries `start` to `stop` (0-based, stop excluded) of a history column, cut out by the database, so that a
+    page showing a few entries of a long history does not bring the whole of it over the wire."""
+
+    output_field = models.JSONField()
+    templates = {
+        "postgresql": (
+            "(SELECT COALESCE(jsonb_agg(entry ORDER BY position), '[]'::jsonb) "
+            "FROM jsonb_array_elements({history}) WITH ORDINALITY AS entries(entry, position) "
+            "WHERE position > %s AND position <= %s)"
+        ),
+        "sqlite": (
+            "(SELECT json_group_array(json(entry)) FROM (SELECT entries.value AS entry FROM json_each({history}) "
+            "AS entries WHERE entries.key >= %s AND entries.key < %s ORDER BY entries.key))"
+        ),
+    }
+
+    def __init__(self, history, start, stop):
+        super().__init__(history)
+        self.start, self.stop = start, stop
+
+    def as_sql(self, compiler, connection, **extra_context):
+        history, params = compiler.compile(self.source_expressions[0])
+        template = _template(self.templates, connection)
+        return template.format(history=history), (*params, self.start, self.stop)

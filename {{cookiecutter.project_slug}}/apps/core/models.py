@@ -207,10 +207,10 @@ class TimestampedModel(TrackableModel):
         if error.code in ("unique", "unique_together") and soft_delete.only_deleted_rows_clash(
             self, model_class, unique_check
         ):
-            labels = "%(field_label)s" if len(unique_check) == 1 else "%(field_labels)s"
-            error.message = _(
-                "A deleted %(model_name)s already has this " + labels + ". Restore it, or choose another value."
-            )
+            opts = model_class._meta
+            labels = [str(opts.get_field(name).verbose_name) for name in unique_check]
+            error.message = _("A deleted %(model)s already has this %(fields)s. Restore it, or choose another value.")
+            error.params = {**error.params, "model": opts.verbose_name, "fields": " / ".join(labels)}
         return error
 
     @classmethod

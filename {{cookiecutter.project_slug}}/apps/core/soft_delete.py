@@ -95,13 +95,14 @@ def preview(objs, using):
 def _delete(queryset, now, user):
     """Mark the alive rows of `queryset` deleted, then their cascade. Returns (count, {label: count})."""
     model, using = queryset.model, queryset.db
+    rows = model._base_manager.db_manager(using).filter(pk__in=queryset.values("pk"), date_deleted__isnull=True)
+    # Refused before anything is written, outside any transaction of ours, as Model.delete() refuses.
+    _refuse_protected(rows, using)
     counts = {}
     with transaction.atomic(using=using, savepoint=False):
-        rows = model._base_manager.db_manager(using).filter(pk__in=queryset.values("pk"), date_deleted__isnull=True)
         roots = list(rows.select_for_update().values_list("pk", flat=True))
         if not roots:
             return 0, {}
-        _refuse_protected(model._base_manager.db_manager(using).filter(pk__in=roots), using)
         # {model: {pk: (cause of this row's deletion, cause its children get)}}
         level = {model: {pk: (None, _cause(model, pk)) for pk in roots}}
         while level:

@@ -2,7 +2,9 @@
 
 import threading
 
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connections
+from django.urls import reverse
 
 
 def change(old, new):
@@ -43,3 +45,21 @@ def run_in_parallel(worker, count):
     if errors:
         raise errors[0]
     return results
+
+
+def run_action(client, model, action, objects, query="", **extra):
+    """Post an action from the changelist page at `query`, as the admin's action form does."""
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist") + query
+    data = {"action": action, ACTION_CHECKBOX_NAME: [obj.pk for obj in objects], **extra}
+    return client.post(url, data, follow=True)
+
+
+def messages_of(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+def changelist_pks(client, model, query=""):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    response = client.get(url + query)
+    assert response.status_code == 200
+    return {obj.pk for obj in response.context["cl"].result_list}

@@ -169,6 +169,32 @@ class Retention(models.Model):
         return f"retention of {self.folder_id}"
 
 
+class Hold(models.Model):
+    """RESTRICT: a folder on hold cannot be deleted on its own."""
+
+    folder = models.ForeignKey(Folder, on_delete=models.RESTRICT, related_name="holds")
+
+    def __str__(self):
+        return f"hold on {self.folder_id}"
+
+
+class Secret(TrackableModel):
+    """A base whose secret must stay out of every subclass's history."""
+
+    name = models.CharField(max_length=50)
+    token = models.CharField(max_length=50, blank=True)
+
+    history_exclude = ("token",)
+
+
+class SecretChild(Secret):
+    """Multi-table child that names its own exclusions: the parent's stay excluded."""
+
+    pin = models.CharField(max_length=10, blank=True)
+
+    history_exclude = ("pin",)
+
+
 class Handle(TimestampedModel):
     """A unique value that a deleted row keeps (plain unique=True)."""
 
