@@ -4,8 +4,10 @@ import datetime
 
 import pytest
 from django.db import DatabaseError
+from django.utils import timezone
 
 from apps.core import exceptions
+from apps.core.exceptions import LeaseLost
 from apps.core.models import InvalidTransition, Task
 
 from .factories import TASKS_START, MyTaskFactory, TaskFactory
@@ -215,3 +217,188 @@ def test_completing_a_task_subclass_deletes_both_of_its_rows():
 
     assert not MyTaskModel.objects.filter(pk=pk).exists()
     assert not Task.objects.filter(pk=pk).exists()
+
+
+def test_str_shows_the_status_label():
+    assert str(TaskFactory(name="nightly import", status=Status.PROCESSING)) == "nightly import (Processing)"
+
+
+def test_a_plain_claim_counts_the_attempt_and_sets_no_lease():
+    task = TaskFactory()
+
+    (claimed,) = Task.objects.claim()
+
+    stored = Task.objects.get(pk=task.pk)
+    assert (claimed.attempts, stored.attempts) == (1, 1)
+    assert stored.started_at is not None
+    assert (stored.lease_expires_at, stored.worker) == (None, "")
+
+
+def test_claim_records_the_worker_and_its_lease():
+    task = TaskFactory()
+    before = timezone.now()
+
+    (claimed,) = Task.objects.claim(worker="host-a:41", lease=30)
+
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.worker, stored.attempts, stored.status) == ("host-a:41", 1, "processing")
+    assert before <= stored.started_at <= timezone.now()
+    assert stored.lease_expires_at - stored.started_at == datetime.timedelta(seconds=30)
+    assert (claimed.worker, claimed.lease_expires_at) == (stored.worker, stored.lease_expires_at)
+
+
+def test_claim_takes_the_tasks_of_several_ingestors():
+    emails, invoices = TaskFactory(task_ingestor="emails"), TaskFactory(task_ingestor="invoices")
+    TaskFactory(task_ingestor="reports")
+
+    assert Task.objects.claim(count=5, task_ingestors=["invoices", "emails"]) == [emails, invoices]
+    assert Task.objects.claim(count=5, task_ingestors=[]) == []
+    assert list(Task.objects.pending().values_list("task_ingestor", flat=True)) == ["reports"]
+
+
+def test_claim_takes_one_ingestor_or_several_not_both():
+    with pytest.raises(ValueError, match="not both"):
+        Task.objects.claim(task_ingestor="emails", task_ingestors=["invoices"])
+
+
+def test_fail_processing_keeps_the_error():
+    task = TaskFactory(status=Status.PROCESSING)
+
+    task.fail_processing(error="Traceback ...\nValueError: bad row 7")
+
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.status, stored.last_error) == ("failed", "Traceback ...\nValueError: bad row 7")
+
+
+def test_requeue_moves_a_failed_task_back_to_pending_with_a_fresh_allowance():
+    task = TaskFactory()
+    (claimed,) = Task.objects.claim(worker="host-a:41", lease=30)
+    claimed.fail_processing(error="ValueError: bad row 7")
+
+    claimed.requeue()
+
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.status, stored.attempts, stored.worker) == ("pending", 0, "")
+    assert (stored.started_at, stored.lease_expires_at) == (None, None)
+    assert stored.last_error == "ValueError: bad row 7"  # kept until the next failure
+    assert claimed.status == "pending"
+    assert Task.objects.claim() == [stored]
+
+
+@pytest.mark.parametrize("status", [Status.PENDING, Status.PROCESSING])
+def test_requeue_needs_a_failed_task(status):
+    task = TaskFactory(status=status)
+
+    with pytest.raises(InvalidTransition, match=f"its status is '{status.value}', but 'failed' is required"):
+        task.requeue()
+    assert stored_status(task) == status
+
+
+def claimed_with_expired_lease(worker="host-a:41", **factory):
+    """A task claimed by `worker` whose lease has run out (as if the worker had died)."""
+    task = TaskFactory(**factory)
+    Task.objects.filter(pk=task.pk).claim(worker=worker, lease=30)
+    Task.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    return Task.objects.get(pk=task.pk)
+
+
+def test_recover_expired_puts_a_dead_workers_task_back_to_pending():
+    task = claimed_with_expired_lease(worker="host-a:41")
+    alive = TaskFactory()
+    Task.objects.filter(pk=alive.pk).claim(worker="host-b:7", lease=30)
+
+    assert Task.objects.recover_expired(max_attempts=3) == (1, 0)
+
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.status, stored.attempts, stored.worker, stored.lease_expires_at) == ("pending", 1, "", None)
+    assert stored.last_error == (
+        "The lease of attempt 1 expired while worker host-a:41 was running it (the worker died, was killed, or "
+        "hung); the task was put back to pending."
+    )
+    assert stored_status(alive) == "processing"  # a live lease is left alone
+    (again,) = Task.objects.claim(worker="host-b:7", lease=30)
+    assert (again.pk, again.attempts) == (task.pk, 2)
+
+
+def test_recover_expired_fails_a_task_after_its_last_attempt():
+    task = claimed_with_expired_lease()
+    Task.objects.filter(pk=task.pk).update(attempts=3)
+
+    assert Task.objects.recover_expired(max_attempts=3) == (0, 1)
+
+    stored = Task.objects.get(pk=task.pk)
+    assert (stored.status, stored.lease_expires_at) == ("failed", None)
+    assert stored.last_error == (
+        "Gave up after attempt 3 of 3: its lease expired while worker host-a:41 was running it (the worker died, "
+        "was killed, or hung)."
+    )
+
+
+def test_recover_expired_can_be_limited_to_some_ingestors():
+    claimed_with_expired_lease(task_ingestor="emails")
+
+    assert Task.objects.recover_expired(task_ingestors=["invoices"]) == (0, 0)
+    assert Task.objects.recover_expired(task_ingestors=["emails", "invoices"]) == (1, 0)
+
+
+def test_a_claim_without_a_lease_never_expires():
+    task = TaskFactory()
+    Task.objects.claim()
+
+    assert Task.objects.recover_expired() == (0, 0)
+    assert not Task.objects.lease_expired().exists()
+    assert stored_status(task) == "processing"
+
+
+def test_a_worker_whose_lease_was_taken_over_can_neither_complete_nor_fail_the_task():
+    first = claimed_with_expired_lease(worker="host-a:41")
+    Task.objects.recover_expired()
+    (second,) = Task.objects.claim(worker="host-b:7", lease=30)
+
+    for transition in (first.complete_processing, first.fail_processing):
+        with pytest.raises(LeaseLost) as lost:
+            transition()
+        assert str(lost.value).endswith(
+            "its lease was lost. Attempt 1 by host-a:41 no longer holds it; attempt 2 by worker host-b:7 does."
+        )
+        assert (lost.value.holder, lost.value.attempt, lost.value.current) == ("host-b:7", 2, "processing")
+        assert isinstance(lost.value, InvalidTransition)
+    assert first.renew_lease(30) is False
+
+    assert second.renew_lease(60) is True
+    second.complete_processing()
+    assert not Task.objects.filter(pk=first.pk).exists()
+
+
+def test_renew_lease_pushes_the_expiry_forward():
+    TaskFactory()
+    (task,) = Task.objects.claim(worker="host-a:41", lease=1)
+    first_expiry = task.lease_expires_at
+
+    assert task.renew_lease(120) is True
+
+    assert Task.objects.get(pk=task.pk).lease_expires_at == task.lease_expires_at > first_expiry
+    assert task.lease_expires_at - timezone.now() > datetime.timedelta(seconds=100)
+
+
+def test_lease_expired_lists_processing_tasks_past_their_lease():
+    expired = claimed_with_expired_lease()
+    TaskFactory()
+    Task.objects.claim(worker="host-b:7", lease=30)
+
+    assert list(Task.objects.lease_expired()) == [expired]
+    assert expired.lease_expired
+    assert not Task.objects.exclude(pk=expired.pk).first().lease_expired
+
+
+def test_a_task_subclass_is_recovered_and_requeued_on_the_task_table():
+    task = MyTaskFactory()
+    Task.objects.filter(pk=task.pk).claim(worker="host-a:41", lease=30)
+    Task.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now() - datetime.timedelta(seconds=1))
+
+    assert MyTaskModel.objects.recover_expired() == (1, 0)
+    (claimed,) = MyTaskModel.objects.claim(worker="host-b:7", lease=30)
+    claimed.fail_processing(error="boom")
+    claimed.requeue()
+
+    assert MyTaskModel.objects.get(pk=task.pk).status == "pending"

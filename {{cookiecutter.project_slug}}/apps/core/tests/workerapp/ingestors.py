@@ -5,7 +5,7 @@ import time
 from apps.core.current_user import get_current_user
 from apps.core.ingestors import ingestor
 
-from .models import Attempt, TaskRun
+from .models import Attempt, TaskRun, UserTask
 
 
 def record_attempt(task):
@@ -45,4 +45,11 @@ def flaky(task):
 @ingestor("stamp")
 def stamp(task):
     """Records when it started (wake-up latency) and who it acted as."""
+    record_attempt(task)
+
+
+@ingestor("as_user", model=UserTask)
+def as_user(task):
+    """Receives the UserTask and runs acting as its acting_user."""
+    assert isinstance(task, UserTask)
     record_attempt(task)

@@ -1,6 +1,9 @@
 """What the test ingestors write, committed as they run, so that a test can see every run of every task."""
 
+from django.conf import settings
 from django.db import models
+
+from apps.core.models import Task
 
 
 class TaskRun(models.Model):
@@ -25,3 +28,9 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.attempt} of task {self.task_id}"
+
+
+class UserTask(Task):
+    """A task that names the user its ingestor acts as (see Worker: `acting_user`)."""
+
+    acting_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
