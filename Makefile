@@ -30,11 +30,12 @@ $(INSTALLED): requirements-dev.txt
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt
 	@touch $@
 
-# Bake a project with the default answers into ./out (replacing an earlier demo bake) and install it from its lock.
+# Bake a project with the default answers into ./out (replacing an earlier demo bake) and install it from its lock,
+# with this .venv's uv (so the project need not bootstrap its own).
 bake: $(INSTALLED)
 	rm -rf $(OUT)/my_service
 	$(BIN)/cookiecutter . --no-input --output-dir $(OUT)
-	$(MAKE) -C $(OUT)/my_service migrate
+	$(MAKE) -C $(OUT)/my_service migrate UV="$(if $(findstring /,$(UV)),$(abspath $(UV)),$(UV))"
 	@echo
 	@echo "Baked $(OUT)/my_service and installed it from its uv.lock. Next steps:"
 	@echo
