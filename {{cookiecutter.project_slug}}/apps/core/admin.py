@@ -1,63 +1,179 @@
-from django.contrib import admin, messages
-from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+import copy
 
+from django.contrib import admin, messages
+from django.contrib.admin.models import DELETION, LogEntry
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import LeaseLost
 from .models import InvalidTransition, Task
 
-__all__ = ["TaskAdmin"]
+__all__ = ["TaskAdmin", "TaskStatusFilter"]
+
+Status = Task.Status
+
+# Names listed in one refusal line before "and N more".
+LISTED_NAMES = 10
+
+
+class TaskStatusFilter(admin.SimpleListFilter):
+    """Status, with "Processing, lease expired" (its worker died: it will be claimed again or failed) and without
+    "Processed", which nothing can match: the worker deletes a task as it completes it."""
+
+    title = _("status")
+    parameter_name = "status"
+    LEASE_EXPIRED = "lease_expired"
+
+    def lookups(self, request, model_admin):
+        return [
+            (Status.PENDING, Status.PENDING.label),
+            (Status.PROCESSING, Status.PROCESSING.label),
+            (self.LEASE_EXPIRED, _("Processing, lease expired")),
+            (Status.FAILED, Status.FAILED.label),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.LEASE_EXPIRED:
+            return queryset.filter(status=Status.PROCESSING, lease_expires_at__lt=timezone.now())
+        if self.value() in {Status.PENDING, Status.PROCESSING, Status.FAILED}:
+            return queryset.filter(status=self.value())
+        return None
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    """Tasks move only through their transitions: `status` is read-only on the form, and the actions below run
-    `start_processing`, `complete_processing` and `fail_processing` on each selected task, reporting which moved
-    and, for those that could not, why. Subclass it to register a `Task` subclass."""
+    """Tasks move only through their transitions: `status` and the worker's fields are read-only on the form, and
+    the actions run `start_processing`, `complete_processing`, `fail_processing` and `requeue` on each selected
+    task, reporting what moved and, one line per reason, what could not. Each move is logged like the admin's own
+    changes. Subclass it to register a `Task` subclass."""
 
-    list_display = ("name", "task_ingestor", "status", "datetime")
-    list_filter = ("status", "task_ingestor")
+    list_display = ("name", "task_ingestor", "status", "attempts", "worker", "datetime")
+    list_filter = (TaskStatusFilter, "task_ingestor")
     search_fields = ("name", "task_ingestor")
     date_hierarchy = "datetime"
     ordering = ("-datetime", "-pk")
-    readonly_fields = ("status", "datetime")
-    actions = ["start_processing", "complete_processing", "fail_processing"]
+    readonly_fields = ("status", "datetime", "started_at", "lease_expires_at", "attempts", "worker", "error")
+    actions = ["start_processing", "complete_processing", "fail_processing", "requeue"]
+
+    @admin.display(description=_("last error"))
+    def error(self, task):
+        return format_html("<pre>{}</pre>", task.last_error) if task.last_error else "-"
 
     @admin.action(description=_("Start processing the selected tasks"), permissions=["change"])
     def start_processing(self, request, queryset):
-        self._run_transition(request, queryset, "start_processing", _("Started"))
+        self._run_transition(request, queryset, "start_processing", Status.PENDING, Status.PROCESSING)
 
     @admin.action(description=_("Complete the selected tasks (they are then deleted)"), permissions=["change"])
     def complete_processing(self, request, queryset):
-        self._run_transition(request, queryset, "complete_processing", _("Completed (and deleted)"))
+        if not self.has_delete_permission(request):
+            self.message_user(
+                request,
+                _(
+                    "Completing a task deletes it, and you do not have permission to delete tasks. Nothing was changed."
+                ),
+                messages.ERROR,
+            )
+            return
+        self._run_transition(request, queryset, "complete_processing", Status.PROCESSING, Status.PROCESSED)
 
     @admin.action(description=_("Mark the selected tasks as failed"), permissions=["change"])
     def fail_processing(self, request, queryset):
-        self._run_transition(request, queryset, "fail_processing", _("Marked as failed"))
+        reason = gettext("Marked as failed in the admin by %(user)s.") % {"user": request.user.get_username()}
+        self._run_transition(
+            request, queryset, "fail_processing", Status.PROCESSING, Status.FAILED, kwargs={"error": reason}
+        )
 
-    def _run_transition(self, request, queryset, method, done):
-        """Run the transition on each task on its own, so one task in the wrong status does not stop the others."""
-        moved, refused = 0, []
+    @admin.action(description=_("Requeue the selected failed tasks"), permissions=["change"])
+    def requeue(self, request, queryset):
+        self._run_transition(request, queryset, "requeue", Status.FAILED, Status.PENDING)
+
+    def _run_transition(self, request, queryset, method, required, target, kwargs=None):
+        """Run the transition on each task on its own, so that one task in the wrong status does not stop the others;
+        log each move; report the moves in one message and the refusals in one line per reason."""
+        moved, refused = [], {}
         for task in queryset.order_by("datetime", "pk"):
+            before = copy.copy(task)  # completing deletes the task: keep what the log entry needs
             try:
-                getattr(task, method)()
-            except InvalidTransition as error:
-                refused.append(str(error))
+                getattr(task, method)(**(kwargs or {}))
+            except InvalidTransition as refusal:
+                refused.setdefault(self._refusal_kind(refusal), []).append(task.name)
             else:
-                moved += 1
+                moved.append(before)
+        self._log_moves(request, moved, required, target)
         if moved or not refused:
             self.message_user(
                 request,
-                ngettext("%(done)s %(count)d task.", "%(done)s %(count)d tasks.", moved)
-                % {"done": done, "count": moved},
-                messages.SUCCESS if moved else messages.WARNING,
+                self._moved_message(len(moved), required, target),
+                messages.SUCCESS if moved else messages.INFO,
             )
-        if refused:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d task could not move: %(reasons)s",
-                    "%(count)d tasks could not move: %(reasons)s",
-                    len(refused),
-                )
-                % {"count": len(refused), "reasons": " ".join(refused)},
-                messages.WARNING,
+        for kind, names in refused.items():
+            self.message_user(request, _refusal_line(kind, names), messages.WARNING)
+
+    def _log_moves(self, request, tasks, required, target):
+        if target == Status.PROCESSED:
+            message = gettext("Completed (%(required)s to %(target)s), then deleted.")
+            LogEntry.objects.log_actions(
+                request.user.pk,
+                tasks,
+                DELETION,
+                change_message=message % {"required": required.label, "target": target.label},
+                single_object=len(tasks) == 1,
             )
+            return
+        for task in tasks:
+            message = gettext("Status changed from %(required)s to %(target)s.")
+            self.log_change(request, task, message % {"required": required.label, "target": target.label})
+
+    @staticmethod
+    def _moved_message(count, required, target):
+        if target == Status.PROCESSED:
+            return ngettext(
+                "%(count)d task completed and deleted.", "%(count)d tasks completed and deleted.", count
+            ) % {"count": count}
+        return ngettext(
+            "%(count)d task moved from %(required)s to %(target)s.",
+            "%(count)d tasks moved from %(required)s to %(target)s.",
+            count,
+        ) % {"count": count, "required": required.label, "target": target.label}
+
+    @staticmethod
+    def _refusal_kind(refusal):
+        if isinstance(refusal, LeaseLost):
+            return "lease lost"
+        return "gone" if refusal.current is None else refusal.required
+
+
+def _refusal_line(kind, names):
+    """One message line for the tasks refused for the same kind of reason."""
+    count = len(names)
+    if kind == "gone":
+        text = ngettext(
+            "%(count)d task no longer exists: %(tasks)s", "%(count)d tasks no longer exist: %(tasks)s", count
+        )
+    elif kind == "lease lost":
+        text = ngettext(
+            "%(count)d task is now held by another attempt of a worker: %(tasks)s",
+            "%(count)d tasks are now held by another attempt of a worker: %(tasks)s",
+            count,
+        )
+    elif kind == Status.PENDING:
+        text = ngettext(
+            "%(count)d task was not pending: %(tasks)s", "%(count)d tasks were not pending: %(tasks)s", count
+        )
+    elif kind == Status.PROCESSING:
+        text = ngettext(
+            "%(count)d task was not processing: %(tasks)s", "%(count)d tasks were not processing: %(tasks)s", count
+        )
+    else:
+        text = ngettext("%(count)d task had not failed: %(tasks)s", "%(count)d tasks had not failed: %(tasks)s", count)
+    return text % {"count": count, "tasks": _listed(names)}
+
+
+def _listed(names):
+    shown = ", ".join(names[:LISTED_NAMES])
+    if len(names) > LISTED_NAMES:
+        rest = len(names) - LISTED_NAMES
+        shown += ngettext(" and %(count)d more", " and %(count)d more", rest) % {"count": rest}
+    return shown
