@@ -29,6 +29,11 @@ def slug_problem(slug):
             f"project_slug {slug!r} is not a lowercase Python identifier "
             "(letters, digits and _, not starting with a digit)."
         )
+    if slug.startswith("_") or slug.endswith("_"):
+        return (
+            f"project_slug {slug!r} starts or ends with _; it is also the package name, which must begin and end "
+            "with a letter or digit."
+        )
     if keyword.iskeyword(slug):
         return f"project_slug {slug!r} is a Python keyword; choose another name."
     if slug in SHADOWED_MODULES:

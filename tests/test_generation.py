@@ -1,10 +1,14 @@
 """What `cookiecutter --no-input` writes: the layout of the design, fully rendered, every file well-formed."""
 
+import fnmatch
+import json
 import re
 import subprocess
 import tomllib
 
 import yaml
+
+from .baking import TEMPLATE
 
 UNRENDERED = re.compile(r"\{\{\s*cookiecutter|\{%|%\}|\{#")
 
@@ -56,10 +60,21 @@ def test_the_project_folder_is_named_after_the_slug(default_project):
     assert default_project.path.name == "my_service"
 
 
+def rendered_files(project):
+    """The files cookiecutter renders: those it copies as they are (`_copy_without_render` in cookiecutter.json,
+    such as Django's own templates) hold another template language's tags on purpose."""
+    patterns = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))["_copy_without_render"]
+    return [
+        path
+        for path in project.files()
+        if not any(fnmatch.fnmatch(str(path.relative_to(project.path)), pattern) for pattern in patterns)
+    ]
+
+
 def test_no_template_syntax_is_left_unrendered(default_project):
     leftovers = [
         f"{path.relative_to(default_project.path)}: {match.group(0)!r}"
-        for path in default_project.files()
+        for path in rendered_files(default_project)
         for match in [UNRENDERED.search(path.read_text(encoding="utf-8"))]
         if match
     ]

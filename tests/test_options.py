@@ -7,7 +7,7 @@ import tomllib
 import pytest
 import yaml
 
-from .test_generation import UNRENDERED
+from .test_generation import UNRENDERED, rendered_files
 
 USERNAME_TYPES = ["username", "email"]
 LICENSES = ["MIT", "BSD-3-Clause", "Apache-2.0", "Not open source"]
@@ -39,7 +39,7 @@ def test_every_combination_bakes_only_its_own_files(combination):
     assert not any(name.startswith(".github") for name in files) or answers["ci_tool"] == "github"
     assert ("LICENSE" in files) == (answers["open_source_license"] != "Not open source")
     assert ("apps/accounts/managers.py" in files) == (answers["username_type"] == "email")
-    for path in project.files():
+    for path in rendered_files(project):
         assert not UNRENDERED.search(path.read_text(encoding="utf-8")), path
 
 

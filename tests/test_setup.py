@@ -78,7 +78,7 @@ def test_the_rendered_lock_is_what_uv_writes(cookies_session, tmp_path, slug):
     rendered = (result.project_path / "uv.lock").read_text(encoding="utf-8")
     (result.project_path / "uv.lock").unlink()
     subprocess.run(
-        [UV, "lock", "--offline", "--quiet", "--python", sys.executable],
+        [UV, "lock", "--quiet", "--python", sys.executable],
         cwd=result.project_path,
         env=uv_environment(),
         check=True,
