@@ -121,3 +121,11 @@ def test_nothing_is_sent_or_loaded_without_a_dsn(sentry_server):
     )
     assert done.stdout.strip() == "False", done.stderr
     assert received == []
+
+
+@pytest.mark.parametrize("debug", ["True", "False"])
+def test_a_django_log_record_is_printed_once(debug):
+    """Django's own configuration gives its "django" logger a console handler when DEBUG is on: without care every
+    record of Django's would print twice, once there and once at the root."""
+    done = shell("import logging; logging.getLogger('django.request').warning('printed once')", DEBUG=debug)
+    assert done.stderr.count("printed once") == 1, done.stderr
