@@ -77,12 +77,13 @@ def test_an_unregistered_ingestor_stops_the_command_with_exit_code_2():
 
 def test_an_unregistered_ingestor_is_one_sentence_on_stderr_and_exit_code_2():
     process = WorkerProcess("--ingestor", "invoices")
-
-    assert process.wait() == 2
-    assert process.output().strip().splitlines() == [
-        "CommandError: No ingestor is registered as 'invoices' (registered: as_user, flaky, record, sleepy, stamp)."
-    ]
-    process.stop()
+    try:
+        assert process.wait() == 2
+        assert process.output().strip().splitlines() == [
+            "CommandError: No ingestor is registered as 'invoices' (registered: as_user, flaky, record, sleepy, stamp)."
+        ]
+    finally:
+        process.stop()
 
 
 def test_no_registered_ingestor_at_all_is_refused(registry):

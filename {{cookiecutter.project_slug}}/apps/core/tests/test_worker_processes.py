@@ -23,8 +23,8 @@ def start_worker():
     """Start run_tasks processes; any still running when the test ends is killed."""
     started = []
 
-    def start(*arguments):
-        worker = WorkerProcess(*arguments)
+    def start(*arguments, **options):
+        worker = WorkerProcess(*arguments, **options)
         started.append(worker)
         return worker
 
@@ -129,6 +129,15 @@ def test_a_failing_ingestor_fails_the_task_with_its_error_and_requeue_runs_it_ag
     assert not Task.objects.filter(pk=task.pk).exists()  # the second run succeeded: completed and deleted
     assert [attempt for attempt, _ in attempts_of(task)] == [1, 1]  # requeue gave it a fresh allowance
     assert f"Task {task.pk} completed in" in worker.output()
+
+
+def test_the_start_worker_script_runs_the_worker_with_its_arguments(start_worker):
+    task = Task.objects.create(name="via the script", task_ingestor="record")
+    worker = start_worker("--burst", "--ingestor", "record", command=["scripts/start-worker"])
+
+    assert worker.wait() == 0, worker.output()
+    assert "serving record (" in worker.output()
+    assert TaskRun.objects.get().task_id == task.pk
 
 
 def create_one(name):
