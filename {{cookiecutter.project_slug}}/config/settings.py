@@ -109,7 +109,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
+{% if cookiecutter.django_version == "5.2" -%}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+{% endif -%}
 AUTH_USER_MODEL = "accounts.User"
 
 AUTH_PASSWORD_VALIDATORS = [
