@@ -49,7 +49,7 @@ def main(argv=None):
         atexit.register(drop_pg, args.postgres_url, pg_name)
     setup.configure(args.project, None if pg_problem else args.postgres_url, pg_name)
 
-    from benchlib import claims, history_depth, project, statements, throughput
+    from benchlib import claims, history_depth, project, queryset_update, statements, throughput
     from benchlib.util import print_skipped
 
     no_server = f"no server at {args.postgres_url} ({pg_problem})"
@@ -89,8 +89,14 @@ def main(argv=None):
     else:
         print_skipped(title, no_server)
 
+    update_rows = 500 if args.quick else 5000
+    bulk = each_backend(
+        f"5. QuerySet.update() of {update_rows:,} rows whose old values all differ",
+        lambda alias, title: queryset_update.report(alias, title, update_rows, 2 if args.quick else 5),
+    )
+
     project.report(
-        "5. Template and project",
+        "6. Template and project",
         args.project.resolve(),
         args.bake_times,
         None if pg_problem else args.postgres_url,
@@ -110,6 +116,12 @@ def main(argv=None):
         duplicates = sum(
             outcome["duplicates"] for (_, method), outcome in claimed.items() if method.startswith("claim")
         )
+    update_ratios = " ".join(
+        f"queryset_update_ratio_{'sqlite' if alias == 'default' else 'pg'}={ratios['TrackableModel']:.2f}"
+        for alias, ratios in bulk.items()
+    )
+    if pg_problem is not None:
+        update_ratios += " queryset_update_ratio_pg=n/a"
     print(f"Total time {time.perf_counter() - started:.0f} s.")
     print(
         "Summary: ratios are table 2's updates on SQLite (in memory), like the issue's reference figures "
@@ -117,7 +129,8 @@ def main(argv=None):
     )
     print(
         f"trackable_update_ratio={ratio['TrackableModel']:.2f} simple_history_ratio={ratio['simple-history']:.2f} "
-        f"auditlog_ratio={ratio['auditlog']:.2f} claim_8_workers_per_s={per_second} duplicates={duplicates}"
+        f"auditlog_ratio={ratio['auditlog']:.2f} claim_8_workers_per_s={per_second} duplicates={duplicates} "
+        f"{update_ratios}"
     )
 
 

@@ -1,4 +1,4 @@
-"""The benchmark suite runs end to end: `bench/bake_and_run.py --quick` prints its five tables and, last, the
+"""The benchmark suite runs end to end: `bench/bake_and_run.py --quick` prints its six tables and, last, the
 machine-readable summary line. One run per session, shared by the tests; the numbers themselves are not asserted."""
 
 import os
@@ -13,13 +13,19 @@ from .baking import POSTGRES_SERVER, PROJECT_VARIABLES, TEMPLATE
 SQLITE = " - SQLite (in memory)"
 POSTGRES = " - PostgreSQL"
 # Tables run on each database: their titles end with the database's name.
-PER_DATABASE = ("1. Statements per operation", "2. 100 creates and 100 updates", "3. One update when the history")
+PER_DATABASE = (
+    "1. Statements per operation",
+    "2. 100 creates and 100 updates",
+    "3. One update when the history",
+    "5. QuerySet.update() of 500 rows",
+)
 CLAIMS = "4. Task.objects.claim(count=10) with concurrent workers - PostgreSQL"
-PROJECT = "5. Template and project"
+PROJECT = "6. Template and project"
 SUMMARY = re.compile(
     r"trackable_update_ratio=(?P<trackable>\d+\.\d+) simple_history_ratio=(?P<simple_history>\d+\.\d+) "
     r"auditlog_ratio=(?P<auditlog>\d+\.\d+) claim_8_workers_per_s=(?P<per_second>\d+|n/a) "
-    r"duplicates=(?P<duplicates>\d+|n/a)"
+    r"duplicates=(?P<duplicates>\d+|n/a) queryset_update_ratio_sqlite=(?P<update_sqlite>\d+\.\d+) "
+    r"queryset_update_ratio_pg=(?P<update_pg>\d+\.\d+|n/a)"
 )
 
 
@@ -49,7 +55,7 @@ def postgres_tables(lines):
     return found
 
 
-def test_quick_run_prints_five_tables_then_the_summary(bench):
+def test_quick_run_prints_six_tables_then_the_summary(bench):
     code, lines, output = bench
     assert code == 0, output
     for start in PER_DATABASE:
@@ -63,7 +69,7 @@ def test_quick_run_prints_five_tables_then_the_summary(bench):
     summary = SUMMARY.fullmatch(lines[-1])
     assert summary, output
     if skipped:
-        assert (summary["per_second"], summary["duplicates"]) == ("n/a", "n/a"), lines[-1]
+        assert (summary["per_second"], summary["duplicates"], summary["update_pg"]) == ("n/a",) * 3, lines[-1]
     else:
         assert summary["per_second"] != "n/a", lines[-1]
         assert summary["duplicates"] == "0", lines[-1]
@@ -82,3 +88,4 @@ def test_postgres_tables_run_when_the_server_answers(bench, postgres_url):
     assert summary, output
     assert summary["per_second"].isdigit(), lines[-1]
     assert summary["duplicates"] == "0", lines[-1]
+    assert summary["update_pg"] != "n/a", lines[-1]

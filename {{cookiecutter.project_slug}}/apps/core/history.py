@@ -40,6 +40,25 @@ CREATE, UPDATE, DELETE, RESTORE = "create", "update", "delete", "restore"
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
+# Built-in fields that store a value of this exact type as it is (a bool in an IntegerField is not one of them).
+_NATURAL_TYPES = {
+    **dict.fromkeys(
+        (
+            models.IntegerField,
+            models.BigIntegerField,
+            models.SmallIntegerField,
+            models.PositiveIntegerField,
+            models.PositiveBigIntegerField,
+            models.PositiveSmallIntegerField,
+            models.ForeignKey,
+            models.OneToOneField,
+        ),
+        int,
+    ),
+    **dict.fromkeys((models.CharField, models.TextField, models.SlugField, models.EmailField), str),
+    models.BooleanField: bool,
+}
+
 
 @functools.cache
 def excluded_names(model):
@@ -76,6 +95,8 @@ def stored_form(field, value, vendor=None):
     """
     if value is None:
         return None
+    if _NATURAL_TYPES.get(type(field)) is type(value):
+        return value  # the common case, stored as it is
     try:
         prepared = _prepared(field, value)
     except Exception:  # the write itself reports bad input; recording it must not fail first
@@ -87,9 +108,12 @@ def stored_form(field, value, vendor=None):
 
 def key(json_value):
     """A comparison key that tells 1 from True and 1 from 1.0, as the stored JSON does (dict order aside)."""
-    if type(json_value) is str:
+    kind = type(json_value)
+    if kind is str:
         return json_value
-    return json.dumps(json_value, sort_keys=True, separators=(",", ":"))
+    if kind in (int, float, bool, type(None)):
+        return kind, json_value
+    return "json", json.dumps(json_value, sort_keys=True, separators=(",", ":"))
 
 
 def changes(fields, old_values, new_values):
@@ -138,8 +162,10 @@ def to_json(value, field=None):
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(datetime.UTC)
-        return value.isoformat()
-    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat(timespec="microseconds")  # always six digits, as the database spells it too
+    if isinstance(value, datetime.time):
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
         return duration_iso_string(value)

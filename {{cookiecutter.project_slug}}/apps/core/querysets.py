@@ -15,12 +15,12 @@ import contextlib
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
 
-from . import history, soft_delete, tracker
+from . import history, soft_delete, sql_entries, tracker
 from .django_internals import PeerLinkingIterable, check_update
-from .expressions import append_entries
+from .expressions import EntriesByRow, append_entries, rows_among
 
-# Rows per statement when a write lists the rows it touches.
-_BATCH = 5000
+# Rows per batch when a write lists the rows it touches (passed as one array or JSON parameter).
+_BATCH = 10_000
 
 
 class TrackableQuerySet(models.QuerySet):
@@ -40,8 +40,18 @@ class TrackableQuerySet(models.QuerySet):
         if not tracked:
             return super().update(**values)
         check_update(self, values)
+        entry = history.entry(history.UPDATE, {}, user, now)
+        vendor = connections[self.db].vendor
+        if sql_entries.can_build(self.model, [field for field, _key in tracked], vendor):
+            # One statement: the database writes each row's entry from its old values (see sql_entries.py).
+            changes = [
+                (field, value if hasattr(value, "resolve_expression") else history.stored_form(field, value, vendor))
+                for field, key in tracked
+                for value in [values[key]]
+            ]
+            return super().update(**values, history=sql_entries.AppendUpdateEntry(changes, entry))
         with transaction.atomic(using=self.db, savepoint=False):
-            return _audited_update(self, values, tracked, history.entry(history.UPDATE, {}, user, now))
+            return _audited_update(self, values, tracked, entry)
 
     update.alters_data = True
 
@@ -139,47 +149,54 @@ def _tracked(model, values):
 
 
 def _audited_update(queryset, values, tracked, entry):
-    """Lock the rows `queryset` matches and read their tracked values, run Django's UPDATE on exactly those rows,
-    then append an entry to each row that changed. Returns the number of rows updated."""
+    """Lock the rows `queryset` matches and read their tracked values, run Django's UPDATE on exactly those rows, and
+    append an entry to each row that changed: in that same UPDATE on PostgreSQL when the new values are known
+    beforehand, else in one more statement per batch. Returns the number of rows updated."""
     model, using = queryset.model, queryset.db
+    connection = connections[using]
     fields = [field for field, _key in tracked]
     attnames = [field.attname for field in fields]
     rows = model._base_manager.db_manager(using)
     locked = rows.filter(pk__in=queryset.values("pk")).select_for_update().values_list("pk", *attnames)
     before = {pk: old for pk, *old in locked}
     computed = any(hasattr(values[key], "resolve_expression") for _field, key in tracked)
-    vendor = connections[using].vendor
-    new = None if computed else [history.stored_form(field, values[key], vendor) for field, key in tracked]
+    new = None if computed else [history.stored_form(field, values[key], connection.vendor) for field, key in tracked]
     updated = 0
-    for pks in _batches(list(before), connections[using]):
-        updated += models.QuerySet.update(queryset.filter(pk__in=pks), **values)
-        if computed:  # the database computed the new values: read them back
-            after = {
-                pk: _stored_forms(fields, row) for pk, *row in rows.filter(pk__in=pks).values_list("pk", *attnames)
-            }
+    for pks in _batches(list(before)):
+        target = queryset.filter(pk__in=rows_among(model, pks, connection))
+        if computed:
+            updated += models.QuerySet.update(target, **values)
+            # The database computed the new values: read them back.
+            after = rows.filter(pk__in=rows_among(model, pks, connection)).values_list("pk", *attnames)
+            entries = _entries(fields, before, {pk: _stored_forms(fields, row) for pk, *row in after}, entry)
+            append_entries(model, using, entries)
+            continue
+        entries = _entries(fields, before, dict.fromkeys(pks, new), entry)
+        if connection.vendor == "postgresql":
+            updated += models.QuerySet.update(target, **values, history=EntriesByRow(model, entries))
         else:
-            after = dict.fromkeys(pks, new)
-        entries = {}
-        for pk in pks:
-            if pk not in after:
-                continue  # gone meanwhile
-            changes = history.changes(fields, _stored_forms(fields, before[pk]), after[pk])
-            if changes:
-                entries[pk] = {**entry, "changes": changes}
-        append_entries(model, using, entries)
+            updated += models.QuerySet.update(target, **values)
+            append_entries(model, using, entries)
     return updated
+
+
+def _entries(fields, before, after, entry):
+    """{pk: entry} for each row whose stored values changed (rows gone meanwhile are not in `after`)."""
+    entries = {}
+    for pk, new in after.items():
+        changes = history.changes(fields, _stored_forms(fields, before[pk]), new)
+        if changes:
+            entries[pk] = {**entry, "changes": changes}
+    return entries
 
 
 def _stored_forms(fields, values):
     return [history.stored_form(field, value) for field, value in zip(fields, values, strict=True)]
 
 
-def _batches(pks, connection):
-    size = _BATCH
-    if connection.features.max_query_params:
-        size = min(size, connection.features.max_query_params - 100)
-    for start in range(0, len(pks), size):
-        yield pks[start : start + size]
+def _batches(pks):
+    for start in range(0, len(pks), _BATCH):
+        yield pks[start : start + _BATCH]
 
 
 def _unique_key(model, unique_fields, values):

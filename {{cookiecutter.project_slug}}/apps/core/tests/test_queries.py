@@ -197,12 +197,12 @@ def test_bulk_update_records_an_entry_per_changed_object_in_a_constant_number_of
     first.title, second.title = "A", "B"
     second.views = 5
 
-    # Lock and read the rows, Django's own CASE update, read the new values back, append the entries.
-    with acting_as(user), django_assert_num_queries(4) as captured:
+    # Django's own CASE update, in which the database also writes the entries.
+    with acting_as(user), django_assert_num_queries(1) as captured:
         updated = Document.objects.bulk_update([first, second, unchanged], ["title", "views"])
 
     assert updated == 3
-    assert statements(captured) == ["SELECT", "UPDATE", "SELECT", "UPDATE"]
+    assert statements(captured) == ["UPDATE"]
     assert stored_history(first)[-1]["changes"] == {"title": change("a", "A")}
     assert stored_history(second)[-1]["changes"] == {"title": change("b", "B"), "views": change(0, 5)}
     assert len(stored_history(unchanged)) == 1

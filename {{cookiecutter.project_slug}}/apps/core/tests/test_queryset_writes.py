@@ -1,5 +1,9 @@
 """QuerySet writes behave like Django's, and none of them bypasses the audit trail."""
 
+import datetime
+import uuid
+from decimal import Decimal
+
 import pytest
 from django.core.exceptions import FieldDoesNotExist, FieldError
 from django.db import connection, models, transaction
@@ -10,7 +14,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from apps.core.current_user import acting_as
 
 from .factories import CategoryFactory, DocumentFactory
-from .testapp.models import Document, Setting
+from .testapp.models import Document, Point, Setting, Switch
 from .utils import change, stored_history
 
 pytestmark = pytest.mark.django_db
@@ -149,12 +153,60 @@ def test_upsert_records_an_update_on_existing_rows_and_never_replaces_their_hist
     assert Setting.objects.get(key="colour").value == "blue"
 
 
-def test_queryset_update_is_one_lock_one_update_and_one_append_per_batch(django_assert_num_queries):
-    for index in range(5):
-        DocumentFactory(title=f"t{index}")
+def test_queryset_update_is_one_statement_where_the_database_can_write_the_entries(django_assert_num_queries):
+    documents = [DocumentFactory(title=f"t{index}", views=index) for index in range(5)]
 
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(1):
         Document.objects.update(title="same")
+    with django_assert_num_queries(1):
+        Document.objects.update(views=models.F("views") * 2, data=models.Value({"k": [1, None]}, models.JSONField()))
 
+    for index, document in enumerate(documents):
+        history = stored_history(document)
+        assert history[1]["changes"] == {"title": change(f"t{index}", "same")}
+        expected = {"data": change({}, {"k": [1, None]})}
+        if index:
+            expected["views"] = change(index, 2 * index)
+        assert history[2]["changes"] == expected
+
+
+def test_queryset_update_of_other_field_types_is_recorded_in_python_alike(django_assert_num_queries):
+    switches = [Switch.objects.create(where=Point(i, i), ratio=i / 2) for i in range(3)]
+
+    # Lock and read, then Django's UPDATE carrying each row's entry (PostgreSQL), or then appending them (SQLite).
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
+        Switch.objects.update(where=Point(9, 9), ratio=0.5)
     with django_assert_num_queries(4):  # values computed by the database are read back to be recorded
-        Document.objects.update(title=models.Value("other"))
+        Switch.objects.update(ratio=models.F("ratio") + 1)
+
+    for index, switch in enumerate(switches):
+        history = stored_history(switch)
+        expected = {"where": change(f"{index},{index}", "9,9")}
+        if index != 1:
+            expected["ratio"] = change(index / 2, 0.5)
+        assert history[1]["changes"] == expected
+        assert history[2]["changes"] == {"ratio": change(0.5, 1.5)}
+
+
+@pytest.mark.parametrize(
+    ("field", "old", "new", "recorded"),
+    [
+        ("price", Decimal("1.50"), Decimal("2.5"), ("1.50", "2.50")),
+        (
+            "publish_at",
+            datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.UTC),
+            datetime.datetime(2026, 1, 2, 13, 30, 0, 5, tzinfo=datetime.UTC),
+            ("2026-01-01T12:00:00.000000+00:00", "2026-01-02T13:30:00.000005+00:00"),
+        ),
+        ("published_on", datetime.date(2026, 1, 1), datetime.date(2026, 2, 1), ("2026-01-01", "2026-02-01")),
+        ("ref", uuid.UUID(int=1), uuid.UUID(int=2), (str(uuid.UUID(int=1)), str(uuid.UUID(int=2)))),
+    ],
+)
+def test_the_database_spells_each_value_as_python_does(field, old, new, recorded):
+    """The same change, recorded by save() (in Python) and by update() (by the database), reads the same."""
+    saved, updated = DocumentFactory(**{field: old}), DocumentFactory(**{field: old})
+    setattr(saved, field, new)
+    saved.save()
+    Document.objects.filter(pk=updated.pk).update(**{field: new})
+
+    assert stored_history(saved)[-1]["changes"] == stored_history(updated)[-1]["changes"] == {field: change(*recorded)}
