@@ -76,7 +76,8 @@ def rows_among(model, pks, connection):
     pk = model._meta.pk
     values = [pk.get_db_prep_value(value, connection) for value in pks]
     if connection.vendor == "postgresql":
-        return models.expressions.RawSQL(f"SELECT unnest(%s::{pk.cast_db_type(connection)}[])", (values,), pk)
+        array = f"SELECT unnest(%s::{pk.cast_db_type(connection)}[])"  # the type is the model's; values are bound
+        return models.expressions.RawSQL(array, (values,), pk)  # noqa: S611
     return models.expressions.RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values, default=str),), pk)
 
 
