@@ -12,10 +12,19 @@ def bakery(cookies_session, tmp_path_factory):
     return Bakery(cookies_session, tmp_path_factory.mktemp("venvs"))
 
 
+DJANGO_VERSIONS = ["6.1", "5.2"]
+
+
 @pytest.fixture(scope="session")
 def default_project(bakery):
     """The project every user gets with `cookiecutter --no-input`."""
     return bakery.bake()
+
+
+@pytest.fixture(scope="session", params=DJANGO_VERSIONS, ids=[f"django{version}" for version in DJANGO_VERSIONS])
+def supported_project(request, bakery):
+    """The default project on each supported Django version (the default answer, and the LTS)."""
+    return bakery.bake(django_version=request.param)
 
 
 @pytest.fixture(scope="session")

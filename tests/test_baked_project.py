@@ -1,43 +1,44 @@
-"""The default project passes, as baked, every check its own CI runs: on SQLite and on PostgreSQL."""
+"""The default project passes, as baked, every check its own CI runs: on SQLite and on PostgreSQL, on each
+supported Django version."""
 
 import pytest
 
 from .baking import PRODUCTION, StepFailed, git_repository_of
 
 
-def test_ruff_lint_and_format_are_clean(bakery, default_project):
-    bakery.step(default_project, "ruff")
+def test_ruff_lint_and_format_are_clean(bakery, supported_project):
+    bakery.step(supported_project, "ruff")
 
 
-def test_django_system_checks_pass(bakery, default_project, database_url):
-    bakery.step(default_project, "check", database_url)
+def test_django_system_checks_pass(bakery, supported_project, database_url):
+    bakery.step(supported_project, "check", database_url)
 
 
-def test_committed_migrations_match_the_models(bakery, default_project, database_url):
-    bakery.step(default_project, "makemigrations", database_url)
+def test_committed_migrations_match_the_models(bakery, supported_project, database_url):
+    bakery.step(supported_project, "makemigrations", database_url)
 
 
-def test_migrate_runs_on_a_fresh_database(bakery, default_project, database_url):
-    done = bakery.step(default_project, "migrate", database_url)
+def test_migrate_runs_on_a_fresh_database(bakery, supported_project, database_url):
+    done = bakery.step(supported_project, "migrate", database_url)
     assert "Applying accounts.0001_initial... OK" in done.stdout
     assert "Applying core.0001_initial... OK" in done.stdout
 
 
-def test_deploy_checks_report_nothing_with_production_settings(bakery, default_project, database_url):
-    done = bakery.step(default_project, "check --deploy", database_url)
+def test_deploy_checks_report_nothing_with_production_settings(bakery, supported_project, database_url):
+    done = bakery.step(supported_project, "check --deploy", database_url)
     assert "no issues" in done.stdout
 
 
-def test_the_projects_own_test_suite_passes(bakery, default_project, database_url):
-    done = bakery.step(default_project, "pytest", database_url)
+def test_the_projects_own_test_suite_passes(bakery, supported_project, database_url):
+    done = bakery.step(supported_project, "pytest", database_url)
     assert " passed" in done.stdout
     assert " skipped" not in done.stdout
     assert " failed" not in done.stdout
 
 
-def test_pre_commit_passes_on_a_fresh_repository(bakery, default_project, tmp_path):
-    repository = git_repository_of(bakery.installed(default_project), tmp_path / "repo")
-    done = default_project.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", cwd=repository)
+def test_pre_commit_passes_on_a_fresh_repository(bakery, supported_project, tmp_path):
+    repository = git_repository_of(bakery.installed(supported_project), tmp_path / "repo")
+    done = supported_project.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", cwd=repository)
     for hook in ("ruff check", "ruff format", "django-upgrade", "check yaml", "check toml", "fix end of files"):
         assert f"{hook}." in done.stdout, f"hook {hook!r} did not run:\n{done.stdout}"
 

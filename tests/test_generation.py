@@ -136,3 +136,11 @@ def test_the_env_file_is_ignored_by_git(default_project, tmp_path):
     (tmp_path / ".gitignore").write_text(default_project.text(".gitignore"))
     (tmp_path / ".env").write_text("SECRET_KEY=x\n")
     assert subprocess.run(["git", "check-ignore", "--quiet", ".env"], cwd=tmp_path, check=False).returncode == 0
+
+
+def test_the_readmes_python_examples_are_valid_python(default_project):
+    """The baked README's examples are fragments (they use names from around them), but each one parses."""
+    blocks = re.findall(r"```python\n(.*?)```", default_project.text("README.md"), flags=re.DOTALL)
+    assert len(blocks) >= 8
+    for block in blocks:
+        compile(block, "README.md", "exec")

@@ -12,9 +12,10 @@ from .test_generation import UNRENDERED, rendered_files
 USERNAME_TYPES = ["username", "email"]
 LICENSES = ["MIT", "BSD-3-Clause", "Apache-2.0", "Not open source"]
 CI_TOOLS = ["github", "gitlab", "none"]
+DJANGO_VERSIONS = ["6.1", "5.2"]
 COMBINATIONS = [
-    {"username_type": username, "open_source_license": licence, "ci_tool": ci}
-    for username, licence, ci in itertools.product(USERNAME_TYPES, LICENSES, CI_TOOLS)
+    {"username_type": username, "open_source_license": licence, "ci_tool": ci, "django_version": django}
+    for username, licence, ci, django in itertools.product(USERNAME_TYPES, LICENSES, CI_TOOLS, DJANGO_VERSIONS)
 ]
 IDS = ["-".join(combination.values()).replace(" ", "_") for combination in COMBINATIONS]
 CI_FILES = {"github": ".github/workflows/ci.yml", "gitlab": ".gitlab-ci.yml"}

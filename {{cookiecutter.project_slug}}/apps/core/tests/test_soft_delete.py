@@ -211,3 +211,12 @@ def test_the_projects_models_pass_the_checks():
     ]
     assert len(trackable) > 10
     assert not [error for model in trackable for error in model.check() if error.id.startswith("core.")]
+
+
+def test_related_managers_see_every_row_unless_asked_for_objects():
+    folder = Folder.objects.create(name="f")
+    kept, deleted = Page.objects.create(folder=folder, title="kept"), Page.objects.create(folder=folder, title="gone")
+    deleted.delete()
+
+    assert set(folder.pages.all()) == {kept, deleted}
+    assert set(folder.pages(manager="objects").all()) == {kept}
