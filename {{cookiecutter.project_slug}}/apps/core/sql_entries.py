@@ -61,11 +61,12 @@ _SPELLINGS = {
 
 _STATEMENTS = {
     "postgresql": {
+        "empty": "'" + "{}" + "'::jsonb",  # (written so that cookiecutter's Jinja, which renders this file, leaves it)
         "given": "({0})::jsonb",
         "differ": "({old} IS DISTINCT FROM {new})",
         "change": "CASE WHEN {differ} THEN jsonb_build_object({name}::text, jsonb_build_object('old', {old}, "
-        "'new', {new})) ELSE '{{}}'::jsonb END",
-        "changes": "('{{}}'::jsonb || {parts})",
+        "'new', {new})) ELSE {empty} END",
+        "changes": "({empty} || {parts})",
         "join": " || ",
         "single": "jsonb_build_object({name}::text, jsonb_build_object('old', {old}, 'new', {new}))",
         "entry": "jsonb_build_object('at', {at}::text, 'by', {by}::jsonb, 'by_name', {by_name}::text, "
@@ -74,6 +75,7 @@ _STATEMENTS = {
         "ELSE {history} END",
     },
     "sqlite": {
+        "empty": "json('" + "{}" + "')",
         "given": "json({0})",
         "differ": "(json_quote({old}) IS NOT json_quote({new}))",
         # [name, change] pairs gathered into one object (json_patch would drop the changes' null values).
@@ -123,7 +125,7 @@ class AppendUpdateEntry(models.Expression):
     def as_sql(self, compiler, connection):
         spelling, statement = _SPELLINGS[connection.vendor], _STATEMENTS[connection.vendor]
         history, history_params = compiler.compile(self.expressions[0])
-        differ, parts = [], []
+        differ, parts, empty = [], [], _Sql(statement["empty"])
         for index, field in enumerate(self.fields):
             kind = _kind(field)
             template = spelling[kind[0]] if isinstance(kind, tuple) else spelling[kind]
@@ -137,12 +139,12 @@ class AppendUpdateEntry(models.Expression):
             if len(self.fields) == 1:  # the entry is written only when this one field changed
                 changes = _Sql.of(statement["single"], name=name, old=old, new=new)
             else:
-                parts.append(_Sql.of(statement["change"], differ=test, name=name, old=old, new=new))
+                parts.append(_Sql.of(statement["change"], differ=test, name=name, old=old, new=new, empty=empty))
         if parts:
             joined = _Sql(
                 statement["join"].join(part.sql for part in parts), [p for part in parts for p in part.params]
             )
-            changes = _Sql.of(statement["changes"], parts=joined)
+            changes = _Sql.of(statement["changes"], parts=joined, empty=empty)
         given = {
             "at": self.entry["at"],
             "by": json.dumps(self.entry["by"]),
