@@ -49,11 +49,12 @@ def main(argv=None):
     databases = args.database or list(suite.DATABASES)
     try:
         differences = expected.load(args.expected)
+        not_run = expected.load_not_run(args.expected)
         if "postgres" in databases:
             _require_postgres(args.postgres_url)
         workdir = Path(tempfile.mkdtemp(prefix="compat-"))
         try:
-            results = _run(args, databases, differences, workdir)
+            results = _run(args, databases, differences, not_run, workdir)
         finally:
             if args.keep:
                 print(f"Kept {workdir}")
@@ -65,6 +66,9 @@ def main(argv=None):
 
     print()
     print(report.table(results))
+    if not_run:
+        print()
+        print(report.left_out(not_run))
     problems = report.problems(results, full=args.details)
     if problems:
         print()
@@ -74,7 +78,7 @@ def main(argv=None):
     return 0 if all(verdict.ok for _run, verdict in results) else 1
 
 
-def _run(args, databases, differences, workdir):
+def _run(args, databases, differences, not_run, workdir):
     bakery = Bakery(_cookies(args.template, workdir), workdir / "venvs")
     (workdir / "venvs").mkdir()
     results = []
@@ -90,6 +94,7 @@ def _run(args, databases, differences, workdir):
             bases=[suite.CONTROL] if args.control else args.base,
             labels=args.label,
             postgres_url=args.postgres_url,
+            not_run=not_run,
         )
         for run in runs:
             verdict = expected.compare(run, differences)

@@ -16,6 +16,9 @@ the models stay on models.Model and only the project's installed apps differ fro
 A failure with no entry, or one that does not match its entry's pattern, is unexpected; a listed test that did not
 fail where the entry applies (it passes now, or no longer runs) is stale. Both fail the check, so the list only ever
 holds differences that exist and have been explained.
+
+A `[[not_run]]` entry (`tests` and `reason`) names tests left out of every run, the control run included: tests whose
+outcome depends on the machine rather than on the models (a wall-clock ratio asserted under a shared CPU).
 """
 
 import re
@@ -83,18 +86,41 @@ def feature_release(version):
 def load(path=DEFAULT_LIST):
     """Every listed test as a Difference; a malformed entry raises CompatError naming it."""
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise CompatError(f"{path.name} is not valid TOML: {error}") from error
-    unknown = set(document) - {"difference"}
-    if unknown:
-        raise CompatError(f"{path.name} has unknown top-level keys: {', '.join(sorted(unknown))}.")
+    document = _document(path)
     differences = []
     for number, entry in enumerate(document.get("difference", []), 1):
         differences.extend(_differences(entry, f"{path.name}, entry {number}"))
     _refuse_overlaps(differences, path.name)
     return differences
+
+
+def load_not_run(path=DEFAULT_LIST):
+    """{test id: reason} of the tests left out of every run."""
+    path = Path(path)
+    left_out = {}
+    for number, entry in enumerate(_document(path).get("not_run", []), 1):
+        where = f"{path.name}, not_run entry {number}"
+        if set(entry) != {"tests", "reason"}:
+            raise CompatError(f"{where} needs exactly `tests` and `reason`.")
+        tests, reason = entry["tests"], entry["reason"]
+        if not isinstance(reason, str) or len(reason.split()) < 4 or not isinstance(tests, list) or not tests:
+            raise CompatError(f"{where}: `tests` must list test ids and `reason` say why, in a sentence.")
+        for test in tests:
+            if not isinstance(test, str) or test.count(".") < 2 or label_of(test) not in LABELS or "," in test:
+                raise CompatError(f"{where}: {test!r} is not a test id in one of the labels the check runs.")
+            left_out[test] = " ".join(reason.split())
+    return left_out
+
+
+def _document(path):
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise CompatError(f"{path.name} is not valid TOML: {error}") from error
+    unknown = set(document) - {"difference", "not_run"}
+    if unknown:
+        raise CompatError(f"{path.name} has unknown top-level keys: {', '.join(sorted(unknown))}.")
+    return document
 
 
 def _differences(entry, where):

@@ -67,6 +67,11 @@ def _figures(figures):
     )
 
 
+def left_out(not_run):
+    """The tests left out of every run, with their reasons."""
+    return "\n".join(f"NOT RUN     {test}: {reason}" for test, reason in sorted(not_run.items()))
+
+
 def problems(results, full=False):
     """The unexpected failures (first and last lines of each, or whole with `full`) and the stale entries."""
     lines = []

@@ -37,9 +37,11 @@ def test_the_harness_alone_fails_no_test(bakery, django_version, tmp_path, capsy
 
 
 def _check(project, databases, workdir, bases=None, postgres_url=None):
-    differences = expected.load()
+    differences, not_run = expected.load(), expected.load_not_run()
     python = project.venv / "bin" / "python"
-    runs = suite.run_project(python, project.path, databases, workdir, bases=bases, postgres_url=postgres_url)
+    runs = suite.run_project(
+        python, project.path, databases, workdir, bases=bases, postgres_url=postgres_url, not_run=not_run
+    )
     return [(run, expected.compare(run, differences)) for run in runs]
 
 
@@ -87,6 +89,14 @@ def test_a_test_listed_twice_for_the_same_scope_is_refused(tmp_path):
     listing.write_text(entry + entry.replace("match", 'database = ["sqlite"]\nmatch'))
     with pytest.raises(CompatError, match=re.escape("lists basic.tests.T.test_x twice")):
         expected.load(listing)
+
+
+def test_tests_left_out_of_every_run_need_a_reason(tmp_path):
+    assert all(len(reason.split()) >= 4 for reason in expected.load_not_run().values())
+    listing = tmp_path / "list.toml"
+    listing.write_text('[[not_run]]\ntests = ["serializers.tests.T.test_slow"]\n')
+    with pytest.raises(CompatError, match="needs exactly `tests` and `reason`"):
+        expected.load_not_run(listing)
 
 
 # --- Comparing a run with the list ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Settings for Django's runtests.py in the compatibility check: Django's own test_sqlite.py, plus PostgreSQL.
+"""Settings for Django's runtests.py in the compatibility check: the sdist's own test_sqlite.py (whatever that
+Django version puts there), with PostgreSQL as the other choice and the recording test runner.
 
 Copied beside runtests.py and chosen with `--settings compat_settings`. The harness sets the environment:
 COMPAT_DATABASE ("sqlite" or "postgres"), COMPAT_POSTGRES_URL (the server) and COMPAT_TEST_DATABASE (a database
@@ -8,6 +9,8 @@ at the setting, whatever it names.
 
 import os
 from urllib.parse import unquote, urlsplit
+
+from test_sqlite import *  # noqa: F403 (Django's own test settings, taken whole)
 
 
 def _postgres(url, test_name):
@@ -28,15 +31,5 @@ def _postgres(url, test_name):
 
 if os.environ["COMPAT_DATABASE"] == "postgres":
     DATABASES = _postgres(os.environ["COMPAT_POSTGRES_URL"], os.environ["COMPAT_TEST_DATABASE"])
-else:
-    DATABASES = {
-        "default": {"ENGINE": "django.db.backends.sqlite3"},
-        "other": {"ENGINE": "django.db.backends.sqlite3"},
-    }
-
-SECRET_KEY = "django_tests_secret_key"  # noqa: S105 (Django's own test value)
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-USE_TZ = False
 
 TEST_RUNNER = "compat_runner.RecordingRunner"
