@@ -69,30 +69,23 @@ class TrackableQuerySet(models.QuerySet):
         objs = list(objs)
         self._for_write = True
         now, user = tracker.bulk_moment()
-        with tracker.bulk_write(now, user):
-            if update_conflicts and unique_fields and update_fields:
-                update_fields = [name for name in update_fields if name != "history"]
-                update_fields += [name for name in self.model._update_stamps(now, user) if name not in update_fields]
-                with transaction.atomic(using=self.db, savepoint=False):
-                    existing = _lock_existing(self, objs, unique_fields, update_fields)
-                    created = super().bulk_create(
-                        objs,
-                        batch_size=batch_size,
-                        update_conflicts=True,
-                        update_fields=update_fields,
-                        unique_fields=unique_fields,
-                    )
-                    entry = history.entry(history.UPDATE, {}, user, now)
-                    _record_upserted(self, objs, existing, unique_fields, update_fields, entry)
-            else:
-                created = super().bulk_create(
-                    objs,
-                    batch_size=batch_size,
-                    ignore_conflicts=ignore_conflicts,
-                    update_conflicts=update_conflicts,
-                    update_fields=update_fields,
-                    unique_fields=unique_fields,
-                )
+        upsert = bool(update_conflicts and unique_fields and update_fields)
+        if upsert:  # the history is never replaced; the rows updated are stamped
+            update_fields = [name for name in update_fields if name != "history"]
+            update_fields += [name for name in self.model._update_stamps(now, user) if name not in update_fields]
+        with tracker.bulk_write(now, user), transaction.atomic(using=self.db, savepoint=False):
+            existing = _lock_existing(self, objs, unique_fields, update_fields) if upsert else None
+            created = super().bulk_create(
+                objs,
+                batch_size=batch_size,
+                ignore_conflicts=ignore_conflicts,
+                update_conflicts=update_conflicts,
+                update_fields=update_fields,
+                unique_fields=unique_fields,
+            )
+            if upsert:
+                entry = history.entry(history.UPDATE, {}, user, now)
+                _record_upserted(self, objs, existing, unique_fields, update_fields, entry)
         if not ignore_conflicts:
             for obj in objs:
                 if obj.pk is not None:

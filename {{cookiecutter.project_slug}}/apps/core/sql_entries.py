@@ -17,17 +17,6 @@ import re
 from django.conf import settings
 from django.db import models
 
-_INTEGERS = (
-    models.IntegerField,
-    models.BigIntegerField,
-    models.SmallIntegerField,
-    models.PositiveIntegerField,
-    models.PositiveBigIntegerField,
-    models.PositiveSmallIntegerField,
-    models.AutoField,
-    models.BigAutoField,
-    models.SmallAutoField,
-)
 _TEXTS = (models.CharField, models.TextField)
 
 # How each database spells a value of each kind in its stored JSON form; {0} is the value's SQL.
@@ -188,7 +177,7 @@ def _kind(field):
         return "json"
     if isinstance(field, models.BooleanField):
         return "boolean"
-    if isinstance(field, _INTEGERS):
+    if isinstance(field, models.IntegerField):  # all of them, auto fields included
         return "integer"
     if isinstance(field, _TEXTS):
         return "text"
