@@ -49,7 +49,7 @@ def main(argv=None):
         atexit.register(drop_pg, args.postgres_url, pg_name)
     setup.configure(args.project, None if pg_problem else args.postgres_url, pg_name)
 
-    from benchlib import claims, history_depth, project, queryset_update, statements, throughput
+    from benchlib import admin_page, claims, history_depth, project, queryset_update, statements, throughput
     from benchlib.util import print_skipped
 
     no_server = f"no server at {args.postgres_url} ({pg_problem})"
@@ -95,8 +95,27 @@ def main(argv=None):
         lambda alias, title: queryset_update.report(alias, title, update_rows, 2 if args.quick else 5),
     )
 
+    admin_ratio = {}
+    for alias, name in backends:
+        url = None
+        if alias == "pg":
+            url = setup.with_database(args.postgres_url, f"{pg_name}_admin")
+            setup.create_database(args.postgres_url, f"{pg_name}_admin")
+        try:
+            admin_ratio[alias] = admin_page.report(
+                args.project.resolve(),
+                f"7. Admin change page with a long history - {'SQLite (a file)' if alias == 'default' else name}",
+                url,
+                args.quick,
+            )
+        finally:
+            if url:
+                setup.drop_database(args.postgres_url, f"{pg_name}_admin")
+    if pg_problem is not None:
+        print_skipped("7. Admin change page with a long history - PostgreSQL", no_server)
+
     project.report(
-        "6. Template and project",
+        "8. Template and project",
         args.project.resolve(),
         args.bake_times,
         None if pg_problem else args.postgres_url,
@@ -122,6 +141,12 @@ def main(argv=None):
     )
     if pg_problem is not None:
         update_ratios += " queryset_update_ratio_pg=n/a"
+    update_ratios += " " + " ".join(
+        f"admin_page_10000_ratio_{'sqlite' if alias == 'default' else 'pg'}={ratio:.2f}"
+        for alias, ratio in admin_ratio.items()
+    )
+    if pg_problem is not None:
+        update_ratios += " admin_page_10000_ratio_pg=n/a"
     print(f"Total time {time.perf_counter() - started:.0f} s.")
     print(
         "Summary: ratios are table 2's updates on SQLite (in memory), like the issue's reference figures "
