@@ -34,29 +34,48 @@ class TaskQuerySet(models.QuerySet):
             raise ValueError(f"claim() needs a count of at least 1, not {count!r}.")
         if task_ingestor is not None and task_ingestors is not None:
             raise ValueError("claim() takes task_ingestor (one name) or task_ingestors (several), not both.")
-        candidates = self.pending()
-        if task_ingestor is not None:
-            candidates = candidates.filter(task_ingestor=task_ingestor)
         if task_ingestors is not None:
-            task_ingestors = list(task_ingestors)
+            task_ingestors = tuple(task_ingestors)
             if not task_ingestors:
                 return []
-            candidates = candidates.filter(task_ingestor__in=task_ingestors)
         connection = connections[self.db]
-        oldest = candidates.order_by("datetime", "pk").values("pk")[:count]
-        oldest_sql, oldest_params = oldest.query.get_compiler(connection=connection).as_sql()
-        if connection.features.has_select_for_update_skip_locked:
-            oldest_sql = f"{oldest_sql} {connection.ops.for_update_sql(skip_locked=True)}"
         table = self.model._meta.get_field("status").model._meta
         own_table = table.concrete_model is self.model._meta.concrete_model
-        quote = connection.ops.quote_name
-        column = {name: quote(table.get_field(name).column) for name in ("status", "attempts")}
+        sql, oldest_params = self._claim_statement(connection, table, own_table, count, task_ingestor, task_ingestors)
         now = timezone.now()
         if isinstance(lease, int | float):
             lease = datetime.timedelta(seconds=lease)
         stamps = {"started_at": now, "lease_expires_at": None if lease is None else now + lease, "worker": worker}
-        assignments = ", ".join(f"{quote(table.get_field(name).column)} = %s" for name in stamps)
-        stamp_params = [table.get_field(name).get_db_prep_save(value, connection) for name, value in stamps.items()]
+        stamp_params = [table.get_field(name).get_db_prep_save(stamps[name], connection) for name in _CLAIM_STAMPS]
+        params = [*oldest_params, self.model.Status.PROCESSING, *stamp_params, self.model.Status.PENDING]
+        if own_table:
+            tasks = list(self.model._base_manager.db_manager(self.db).raw(sql, params))
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                pks = [pk for (pk,) in cursor.fetchall()]
+            tasks = list(self.filter(pk__in=pks)) if pks else []
+        return sorted(tasks, key=lambda task: (task.datetime, task.pk))
+
+    def _claim_statement(self, connection, table, own_table, count, task_ingestor, task_ingestors):
+        """(sql, params of the candidates) of claim(). A worker claims in a loop, so the statement of
+        an unfiltered queryset is built once per process and shape (count, ingestors); a filtered one every time."""
+        key = (self.model, connection.alias, count, task_ingestor, task_ingestors)
+        cacheable = not self.query.where and not self.query.is_sliced
+        if cacheable and key in _CLAIM_STATEMENTS:
+            return _CLAIM_STATEMENTS[key]
+        candidates = self.pending()
+        if task_ingestor is not None:
+            candidates = candidates.filter(task_ingestor=task_ingestor)
+        if task_ingestors is not None:
+            candidates = candidates.filter(task_ingestor__in=task_ingestors)
+        oldest = candidates.order_by("datetime", "pk").values("pk")[:count]
+        oldest_sql, oldest_params = oldest.query.get_compiler(connection=connection).as_sql()
+        if connection.features.has_select_for_update_skip_locked:
+            oldest_sql = f"{oldest_sql} {connection.ops.for_update_sql(skip_locked=True)}"
+        quote = connection.ops.quote_name
+        column = {name: quote(table.get_field(name).column) for name in ("status", "attempts")}
+        assignments = ", ".join(f"{quote(table.get_field(name).column)} = %s" for name in _CLAIM_STAMPS)
         returned = table.concrete_fields if own_table else [table.pk]
         # The candidates are a MATERIALIZED CTE so they are chosen once: as a plain IN (subquery), PostgreSQL may
         # run the LIMIT subquery more than once and hand out more than `count` tasks. Identifiers are quoted names
@@ -68,15 +87,12 @@ class TaskQuerySet(models.QuerySet):
             f"WHERE {column['status']} = %s AND {quote(table.pk.column)} IN (SELECT * FROM oldest) "
             f"RETURNING {', '.join(quote(field.column) for field in returned)}"
         )
-        params = [*oldest_params, self.model.Status.PROCESSING, *stamp_params, self.model.Status.PENDING]
-        if own_table:
-            tasks = list(self.model._base_manager.db_manager(self.db).raw(sql, params))
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                pks = [pk for (pk,) in cursor.fetchall()]
-            tasks = list(self.filter(pk__in=pks)) if pks else []
-        return sorted(tasks, key=lambda task: (task.datetime, task.pk))
+        statement = (sql, tuple(oldest_params))
+        if cacheable:
+            if len(_CLAIM_STATEMENTS) >= 256:
+                _CLAIM_STATEMENTS.clear()
+            _CLAIM_STATEMENTS[key] = statement
+        return statement
 
     def recover_expired(self, max_attempts=3, task_ingestors=None):
         """Give back the tasks whose lease expired (their worker died): pending again, to be claimed by any worker,
@@ -119,6 +135,11 @@ class TaskQuerySet(models.QuerySet):
             ),
         )
         return requeued, failed
+
+
+# What claim() sets besides status and attempts, in the order of its statement's parameters.
+_CLAIM_STAMPS = ("started_at", "lease_expires_at", "worker")
+_CLAIM_STATEMENTS = {}
 
 
 def _reason(*parts):

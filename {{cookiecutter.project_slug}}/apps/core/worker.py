@@ -1,16 +1,17 @@
 """The task worker behind `python manage.py run_tasks`.
 
-One worker process runs a main loop and `concurrency` slot threads:
+One worker process runs `concurrency` slot threads and a main thread:
 
-- The main loop claims tasks of the ingestors it serves (`Task.objects.claim`, SKIP LOCKED on PostgreSQL) as slots
-  free up, renews the leases of the tasks running (every third of the lease), gives back the tasks of dead workers
-  (`Task.objects.recover_expired`), and otherwise sleeps until there may be work: a PostgreSQL NOTIFY (a trigger
-  sends one whenever a task becomes pending, however it was written), a finished task, a signal, or, without
-  LISTEN/NOTIFY, the poll interval.
-- Each slot thread runs one task at a time with its own database connection: the ingestor (outside any transaction,
-  acting as nobody unless the task names an `acting_user`), then `complete_processing()` or, if it raised,
-  `fail_processing()` with the traceback. Both compare the attempt, so a worker whose lease was taken over leaves the
-  task to the attempt that holds it.
+- Each slot thread has its own database connection and runs one task at a time: it claims the oldest pending task
+  of the ingestors served (`Task.objects.claim`, SKIP LOCKED on PostgreSQL), runs its ingestor (outside any
+  transaction, acting as nobody unless the task names an `acting_user`), then `complete_processing()` or, if the
+  ingestor raised, `fail_processing()` with the traceback, and claims its next task in the same transaction: one
+  commit per task. Both transitions compare the attempt, so a worker whose lease was taken over leaves the task to
+  the attempt that holds it. With nothing to claim, a slot sleeps until woken.
+- The main thread renews the leases of the running tasks (every third of the lease), gives back the tasks of dead
+  workers (`Task.objects.recover_expired`), handles signals, and wakes the idle slots when there may be work: a
+  PostgreSQL NOTIFY (a trigger sends one whenever a task becomes pending, however it was written). Without
+  LISTEN/NOTIFY, idle slots look again every poll interval.
 
 Threads rather than processes: ingestors mostly wait on the database, files and HTTP, where threads overlap as well
 as processes do at a fraction of the memory; scale CPU-bound work with more worker processes (see the README).
@@ -29,9 +30,8 @@ import sys
 import threading
 import time
 import traceback
-from queue import SimpleQueue
 
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections, transaction
 
 from .current_user import acting_as
 from .exceptions import InvalidTransition, LeaseLost
@@ -44,7 +44,8 @@ logger = logging.getLogger(__name__)
 # The channel the trigger of migration 0002 notifies, with the task's ingestor as the payload.
 PENDING_CHANNEL = "core_task_pending"
 
-# How often a worker looks for expired leases, at most (and at least every tenth of its own lease).
+# How often a worker looks for expired leases, at most (and at least every tenth of its own lease); also how often
+# idle slots look for work when LISTEN/NOTIFY wakes them (a safety net: a notification is never needed twice).
 RECOVERY_INTERVAL = 5.0
 
 
@@ -76,78 +77,83 @@ class Worker:
         self.using = using
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
         self.abandoned = []  # tasks still running when stop_timeout ran out
-        self._running = {}  # pk -> task, for the main loop's lease renewals
+        self._running = {}  # pk -> task, for the main thread's lease renewals
         self._lock = threading.Lock()
-        self._queue = SimpleQueue()
+        self._work = threading.Condition(self._lock)  # idle slots wait on it
+        self._wakes = 0  # how many times the idle slots were woken, so that a wake between two looks is not lost
+        self._active_slots = 0
+        self._idle_slots = 0  # slots waiting for work: only then does the main thread read notifications
         self._stopping = False
         self._waker = None
 
-    # The main loop.
+    # The main thread.
 
     def run(self):
         """Serve until stopped, or in burst mode until no task is left to claim; return the exit code."""
         self._waker = _Waker(_Listener.for_database(self.using))
-        slots = [
-            threading.Thread(target=self._slot, name=f"task-slot-{index}", daemon=True)
-            for index in range(self.concurrency)
-        ]
-        for slot in slots:
-            slot.start()
         previous_handlers = self._handle_signals()
         try:
-            self._serve()
+            self._recover_expired()
+            while True:
+                self._start_slots()
+                self._supervise()
+                # A burst worker whose slots found nothing left ends here, unless dead workers' tasks came back.
+                if self._stopping or not self.burst or not self._recover_expired()[0]:
+                    break
             return self._drain()
         finally:
             self._restore_signals(previous_handlers)
-            if not self.abandoned:
-                for _slot in slots:
-                    self._queue.put(None)
-                for slot in slots:
-                    slot.join()
             self._waker.close()
 
     def stop(self):
         """Stop claiming; running tasks finish (what the first SIGTERM does)."""
         self._stopping = True
+        self._wake_slots()
         if self._waker is not None:
             self._waker.wake()
 
-    def _serve(self):
+    def _start_slots(self):
+        # Daemon threads: a task still running when stop_timeout runs out does not keep the process alive.
+        self._active_slots = self.concurrency
+        for index in range(self.concurrency):
+            threading.Thread(target=self._slot, name=f"task-slot-{index}", daemon=True).start()
+
+    def _supervise(self):
+        """Renew leases, recover expired ones and wake idle slots on notifications, until stopped (or, in burst
+        mode, until every slot has found nothing to claim)."""
         recover_every = min(RECOVERY_INTERVAL, max(self.lease / 10, 0.05))
         renew_every = self.lease / 3
-        next_recovery = next_renewal = time.monotonic()
+        next_recovery = time.monotonic() + recover_every
+        next_renewal = time.monotonic() + renew_every
         while not self._stopping:
+            if self.burst and not self._slots_left():
+                return
             try:
                 now = time.monotonic()
                 if now >= next_recovery:
-                    self._recover_expired()
+                    if any(self._recover_expired()):
+                        self._wake_slots()
                     next_recovery = now + recover_every
                 if now >= next_renewal:
                     self._renew_leases()
                     next_renewal = now + renew_every
-                free = self.concurrency - self._running_count()
-                claimed = self._claim(free) if free and not self._stopping else []
-                for task in claimed:
-                    self._dispatch(task)
-                if self.burst and not claimed and not self._running_count():
-                    if self._recover_expired()[0] == 0:
-                        return  # nothing pending, nothing running, nothing given back: done
-                    continue
             except (OperationalError, InterfaceError) as error:
                 logger.error("Database unavailable (%s); retrying in %s s.", str(error).strip(), self.poll_interval)
                 connections[self.using].close()
                 self._waker.wait(self.poll_interval)
                 continue
-            timeout = min(next_recovery, next_renewal) - time.monotonic()
-            if not self._waker.listening:
-                timeout = min(timeout, self.poll_interval)
-            self._waker.wait(timeout)
+            # While every slot is busy, notifications wait unread in the socket (a busy worker spends nothing on them);
+            # the first slot to go idle wakes this thread, which then reads them all at once.
+            with self._lock:
+                listen = self._idle_slots > 0
+            if self._waker.wait(min(next_recovery, next_renewal) - time.monotonic(), listen=listen):
+                self._wake_slots()
 
     def _drain(self):
         """After a stop: let the running tasks finish, renewing their leases, for up to stop_timeout seconds."""
         deadline = time.monotonic() + self.stop_timeout
         next_renewal = time.monotonic() + self.lease / 3
-        while self._running_count() and (now := time.monotonic()) < deadline:
+        while self._slots_left() and (now := time.monotonic()) < deadline:
             if now >= next_renewal:
                 self._renew_leases()
                 next_renewal = now + self.lease / 3
@@ -165,19 +171,14 @@ class Worker:
             return 1
         return 0
 
-    def _claim(self, count):
-        return Task.objects.db_manager(self.using).claim(
-            count, task_ingestors=list(self.ingestors), worker=self.identity, lease=self.lease
-        )
-
-    def _dispatch(self, task):
-        """Hand a claimed task to a free slot, as the instance its ingestor expects."""
-        ingestor = self.ingestors[task.task_ingestor]
-        if ingestor.model is not None and not isinstance(task, ingestor.model):
-            task = ingestor.model._base_manager.db_manager(self.using).filter(pk=task.pk).first() or task
+    def _slots_left(self):
         with self._lock:
-            self._running[task.pk] = task
-        self._queue.put((task, ingestor))
+            return self._active_slots
+
+    def _wake_slots(self):
+        with self._work:
+            self._wakes += 1
+            self._work.notify_all()
 
     def _recover_expired(self):
         requeued, failed = Task.objects.db_manager(self.using).recover_expired(
@@ -204,27 +205,71 @@ class Worker:
                     extra=_fields(task),
                 )
 
-    def _running_count(self):
-        with self._lock:
-            return len(self._running)
-
     # The slot threads.
 
     def _slot(self):
+        """Claim, run, finish and claim the next, until stopped (or, in burst mode, until nothing is left)."""
         try:
-            while (item := self._queue.get()) is not None:
-                task, ingestor = item
-                pk = task.pk  # completing a task deletes it, which sets task.pk to None
-                try:
-                    self._execute(task, ingestor)
-                finally:
-                    with self._lock:
-                        self._running.pop(pk, None)
-                    self._waker.wake()
+            task = None
+            while not self._stopping:
+                task = task or self._next_task()
+                if task is None:
+                    break
+                task = self._execute(task)
+        except Exception:
+            logger.exception("A task slot stopped on an unexpected error.")
         finally:
             connections.close_all()  # this thread's own connections
+            with self._lock:
+                self._active_slots -= 1
+            self._waker.wake()
 
-    def _execute(self, task, ingestor):
+    def _next_task(self):
+        """Claim a task, sleeping until woken while there is none; None once stopping (or, in burst mode, when
+        there is nothing to claim)."""
+        while not self._stopping:
+            with self._work:
+                wakes = self._wakes
+            try:
+                task = self._claim()
+            except (OperationalError, InterfaceError) as error:
+                logger.error("Database unavailable (%s); retrying in %s s.", str(error).strip(), self.poll_interval)
+                connections[self.using].close()
+                task = None
+            if task is not None or self.burst:
+                return task
+            timeout = RECOVERY_INTERVAL if self._waker.listening else self.poll_interval
+            with self._work:
+                if self._wakes == wakes and not self._stopping:  # nothing happened since the claim found nothing
+                    self._idle_slots += 1
+                    if self._idle_slots == 1:
+                        self._waker.wake()  # so that the main thread listens again
+                    self._work.wait(timeout)
+                    self._idle_slots -= 1
+        return None
+
+    def _claim(self, register=True):
+        """One task for this slot, as its ingestor's model, registered as running unless told not to; or None."""
+        claimed = Task.objects.db_manager(self.using).claim(
+            1, task_ingestors=list(self.ingestors), worker=self.identity, lease=self.lease
+        )
+        if not claimed:
+            return None
+        task = claimed[0]
+        model = self.ingestors[task.task_ingestor].model
+        if model is not None and not isinstance(task, model):
+            task = model._base_manager.db_manager(self.using).filter(pk=task.pk).first() or task
+        if register:
+            self._register(task)
+        return task
+
+    def _register(self, task):
+        with self._lock:
+            self._running[task.pk] = task
+
+    def _execute(self, task):
+        """Run the task's ingestor and finish the task; return the next task claimed meanwhile, if any."""
+        ingestor = self.ingestors[task.task_ingestor]
         fields = _fields(task)
         logger.info("Task %s started (ingestor %r, attempt %s)", task.pk, ingestor.name, task.attempts, extra=fields)
         started = time.monotonic()
@@ -232,33 +277,37 @@ class Worker:
             with acting_as(getattr(task, "acting_user", None)):
                 ingestor.function(task)
         except Exception as error:
-            self._finish(task, fields, started, failure=error)
-            return
+            return self._finish(task, fields, started, failure=error)
         except BaseException:
             logger.exception("Task %s interrupted; its lease will expire.", task.pk, extra=fields)
             raise
-        self._finish(task, fields, started)
+        return self._finish(task, fields, started)
 
     def _finish(self, task, fields, started, failure=None):
-        """Complete or fail the task, unless its attempt lost the lease; log one line either way."""
+        """Complete or fail the task (unless its attempt lost the lease) and, unless stopping, claim the next task in
+        the same transaction: one commit for both. Log one line; return the next task or None."""
         _forget_broken_connection(self.using)
         duration = time.monotonic() - started
         pk = fields["task_id"]  # the task's own pk is None once completing deleted it
         fields = {**fields, "duration": duration}
         where = f"(ingestor {task.task_ingestor!r}, attempt {task.attempts})"
+        next_task = None
         try:
-            if failure is None:
-                task.complete_processing()
-            else:
-                task.fail_processing(error="".join(traceback.format_exception(failure)))
+            with transaction.atomic(using=self.using):
+                if failure is None:
+                    task.complete_processing()
+                else:
+                    task.fail_processing(error="".join(traceback.format_exception(failure)))
+                if not self._stopping:
+                    next_task = self._claim(register=False)
         except LeaseLost as lost:
             logger.warning(
                 "Task %s finished after %.3f s %s but lost its lease: %s", pk, duration, where, lost, extra=fields
             )
-            return
+            return None
         except InvalidTransition as refused:
             logger.warning("Task %s finished after %.3f s %s: %s", pk, duration, where, refused, extra=fields)
-            return
+            return None
         except DatabaseError as error:
             _forget_broken_connection(self.using)
             logger.error(
@@ -269,12 +318,18 @@ class Worker:
                 error,
                 extra=fields,
             )
-            return
+            return None
+        finally:
+            with self._lock:
+                self._running.pop(pk, None)
+        if next_task is not None:
+            self._register(next_task)  # only now: had the transaction rolled back, the claim would have too
         if failure is None:
             logger.info("Task %s completed in %.3f s %s", pk, duration, where, extra=fields)
         else:
             summary = "".join(traceback.format_exception_only(failure)).strip().replace("\n", " ")
             logger.error("Task %s failed in %.3f s %s: %s", pk, duration, where, summary, extra=fields)
+        return next_task
 
     # Signals.
 
@@ -299,11 +354,13 @@ class Worker:
             for stream in (sys.stdout, sys.stderr):
                 stream.flush()
             os._exit(128 + number)
+        with self._lock:
+            running = len(self._running)
         logger.info(
             "%s: claiming no more tasks; waiting up to %s s for %d running (%s again exits at once).",
             name,
             self.stop_timeout,
-            self._running_count(),
+            running,
             name,
         )
         self.stop()
@@ -387,9 +444,16 @@ class _Waker:
         with contextlib.suppress(BlockingIOError):  # a full pipe: the main loop is due to wake anyway
             os.write(self.write_fd, b"\0")
 
-    def wait(self, timeout):
+    def wait(self, timeout, listen=True):
+        """Sleep up to `timeout` seconds; True when there may be new work (a notification, or a LISTEN connection
+        just (re)made, which may have missed some). With listen=False, notifications are left unread."""
         fds = [self._read_fd]
-        listen_fd = self._listener.fileno() if self._listener is not None else None
+        listen_fd = None
+        if self._listener is not None and listen:
+            was_listening = self.listening
+            listen_fd = self._listener.fileno()
+            if listen_fd is not None and not was_listening:
+                return True
         if listen_fd is not None:
             fds.append(listen_fd)
         ready, _, _ = select.select(fds, [], [], max(timeout, 0))
@@ -399,6 +463,8 @@ class _Waker:
                     pass
         if listen_fd is not None and listen_fd in ready:
             self._listener.notifications()
+            return True
+        return False
 
     def close(self):
         if self._listener is not None:
