@@ -8,7 +8,32 @@ from . import history
 def check_trackable_model(model):
     errors = _check_history_exclude(model)
     if not model._meta.abstract:
-        errors += _check_managers(model)
+        errors += _check_managers(model) + _check_audit_fields(model)
+    return errors
+
+
+def _check_audit_fields(model):
+    """An audit field a model declares again (with a db_default, say) is still set by the audit trail on each write."""
+    errors = []
+    for base in model.__mro__[1:]:
+        if (
+            getattr(base, "_meta", None) is None
+            or not base._meta.abstract
+            or "history_bookkeeping_fields" not in vars(base)
+        ):
+            continue
+        for field in base._meta.local_fields:
+            own = model._meta.get_field(field.name)
+            if own.creation_counter != field.creation_counter and field.name in base.history_bookkeeping_fields:
+                errors.append(
+                    checks.Warning(
+                        f"{model._meta.label} declares the audit field {field.name!r} again: the audit trail still "
+                        "sets it on every write, whatever its default.",
+                        hint="Keep the base model's field; add a field of your own for other timestamps.",
+                        obj=model,
+                        id="core.W004",
+                    )
+                )
     return errors
 
 
@@ -54,20 +79,20 @@ def _check_history_exclude(model):
 def _check_managers(model):
     from .querysets import TimestampedQuerySet, TrackableQuerySet
 
-    errors = []
+    errors = [
+        checks.Warning(
+            f"{model._meta.label}.{manager.name} is not built on TrackableQuerySet: QuerySet.update() and the bulk "
+            "methods through it would bypass the audit trail.",
+            hint="Build custom managers with TrackableManager (or the TimestampedModel managers).",
+            obj=model,
+            id="core.W002",
+        )
+        for manager in model._meta.managers
+        if not isinstance(manager.get_queryset(), TrackableQuerySet)
+    ]
     for role, manager in (("default", model._default_manager), ("base", model._base_manager)):
         queryset = manager.get_queryset()
-        if not isinstance(queryset, TrackableQuerySet):
-            errors.append(
-                checks.Warning(
-                    f"{model._meta.label}'s {role} manager ({manager.name}) is not built on TrackableQuerySet: "
-                    "QuerySet.update() and the bulk methods through it would bypass the audit trail.",
-                    hint="Build custom managers with TrackableManager (or the TimestampedModel managers).",
-                    obj=model,
-                    id="core.W002",
-                )
-            )
-        elif queryset.query.where and (role == "base" or isinstance(queryset, TimestampedQuerySet)):
+        if queryset.query.where and (role == "base" or isinstance(queryset, TimestampedQuerySet)):
             errors.append(
                 checks.Warning(
                     f"{model._meta.label}'s {role} manager ({manager.name}) filters rows: Django's validation, "

@@ -16,6 +16,7 @@ API does the job:
 
 import weakref
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import sql
 from django.db.models.query import ModelIterable
@@ -90,4 +91,7 @@ def check_update(queryset, values):
         raise TypeError("Cannot call update() after .distinct(*fields).")
     query = queryset.query.chain(sql.UpdateQuery)
     query.add_update_values(values)
-    query.get_compiler(queryset.db).as_sql()
+    try:
+        query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        pass  # a queryset that can match nothing is valid: Django's UPDATE then updates nothing

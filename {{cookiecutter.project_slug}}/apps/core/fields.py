@@ -27,6 +27,8 @@ class HistoryDescriptor:
         if instance is None:
             return self
         value = instance.__dict__.get(self.field.attname, tracker.NOT_LOADED)
+        if value is tracker.NOT_LOADED and tracker.reading_raw_history():
+            return value
         if value is tracker.NOT_LOADED or _read_in_a_rolled_back_transaction(instance):
             value = self._fetch(instance)
         return value
@@ -116,5 +118,5 @@ def _waiting_peers(instance, attname):
         and peer is not instance
         and type(peer) is type(instance)
         and peer._state.db == instance._state.db
-        and attname not in peer.__dict__
+        and peer.__dict__.get(attname, tracker.NOT_LOADED) is tracker.NOT_LOADED
     ]

@@ -65,10 +65,14 @@ class TrackableModel(models.Model):
     history_bookkeeping_fields = ("created_at", "updated_at", "created_by", "updated_by", "history")
 
     objects = TrackableManager()
+    # Every row, audited, whatever `objects` a model defines: Django's base manager (used for related objects,
+    # refresh_from_db(), cascades), which must not filter rows.
+    all_objects = TrackableManager()
 
     class Meta:
         abstract = True
-        base_manager_name = "objects"
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -102,11 +106,13 @@ class TrackableModel(models.Model):
         tracker.remember_loaded(instance)
         if "history" in instance.__dict__:
             tracker.state_of(instance).history_marker = transaction_marker(db)
+        else:
+            instance.__dict__["history"] = tracker.NOT_LOADED  # read when first needed
         return instance
 
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
-        history_before = self.__dict__.get("history")
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        with tracker.raw_history_reads():  # Django copies each field from a fresh instance: no history is loaded
+            super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         refreshed = None if fields is None else set(fields)
         tracker.remember_loaded(
             self,
@@ -116,9 +122,7 @@ class TrackableModel(models.Model):
                 if refreshed is None or field.name in refreshed or field.attname in refreshed
             ],
         )
-        if self.__dict__.get("history") is history_before:
-            tracker.forget_history(self)  # not reloaded with the rest: it may be stale
-        else:
+        if self.__dict__.get("history") is not tracker.NOT_LOADED:
             tracker.state_of(self).history_marker = transaction_marker(self._state.db)
 
     def clean_fields(self, exclude=None):
@@ -179,6 +183,16 @@ class TimestampedModel(TrackableModel):
         """Mark the row deleted, and its timestamped CASCADE children with it; each gets a "delete" entry. Returns
         what Model.delete() would: (rows marked, {model label: rows}); (0, {}) when the row was already deleted or
         is gone."""
+        if self.pk is None:
+            raise ValueError(
+                f"{self._meta.object_name} object can't be deleted because its {self._meta.pk.attname} attribute is "
+                "set to None."
+            )
+        if keep_parents:
+            raise ValueError(
+                "A soft delete marks the whole row, its parents' part included: keep_parents=True cannot apply. "
+                "Use hard_delete(keep_parents=True) to delete only the child's own row."
+            )
         return soft_delete.delete(self, using or router.db_for_write(type(self), instance=self))
 
     delete.alters_data = True

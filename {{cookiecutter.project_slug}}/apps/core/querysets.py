@@ -11,6 +11,7 @@ Every bulk write is audited like save(), and each keeps QuerySet's own behaviour
 """
 
 import contextlib
+import functools
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
@@ -69,11 +70,15 @@ class TrackableQuerySet(models.QuerySet):
         objs = list(objs)
         self._for_write = True
         now, user = tracker.bulk_moment()
-        upsert = bool(update_conflicts and unique_fields and update_fields)
+        upsert = update_conflicts and _concrete(self.model, unique_fields) and _concrete(self.model, update_fields)
         if upsert:  # the history is never replaced; the rows updated are stamped
+            unique_fields = [self.model._meta.pk.name if name == "pk" else name for name in unique_fields]
             update_fields = [name for name in update_fields if name != "history"]
             update_fields += [name for name in self.model._update_stamps(now, user) if name not in update_fields]
-        with tracker.bulk_write(now, user), transaction.atomic(using=self.db, savepoint=False):
+        # An upsert reads the rows it will update first: both in one transaction. A plain insert needs none of its
+        # own (Django opens one when it inserts in several batches).
+        atomic = transaction.atomic(using=self.db, savepoint=False) if upsert else contextlib.nullcontext()
+        with tracker.bulk_write(now, user), atomic:
             existing = _lock_existing(self, objs, unique_fields, update_fields) if upsert else None
             created = super().bulk_create(
                 objs,
@@ -112,6 +117,23 @@ class TrackableQuerySet(models.QuerySet):
         return updated
 
     bulk_update.alters_data = True
+
+
+def _concrete(model, names):
+    """Whether `names` are all concrete fields of `model` ("pk" included): anything else is left to Django's own
+    bulk_create() to refuse, with its own error."""
+    if not names:
+        return False
+    for name in names:
+        if name == "pk":
+            continue
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        if not field.concrete or field.many_to_many:
+            return False
+    return True
 
 
 def _stamps_not_given(model, now, user, values):
@@ -274,10 +296,14 @@ class TimestampedQuerySet(TrackableQuerySet):
 class _HistoryDeferred:
     """Rows are loaded without their history. It grows with every change and no write needs it (the database
     appends to it), so reading it is paid only by code that reads it: `obj.history` fetches it on first access
-    (for the whole batch of rows it came with), and `.defer(None)` loads it with the rows."""
+    (for the whole batch of rows it came with), and `.defer(None)` loads it with the rows.
+
+    Multi-table children load it with the row: Django builds their parent instance from the child's loaded fields,
+    which would otherwise cost a query each time."""
 
     def get_queryset(self):
-        return super().get_queryset().defer("history")
+        queryset = super().get_queryset()
+        return queryset if self.model._meta.parents else queryset.defer("history")
 
 
 class TrackableManager(_HistoryDeferred, models.Manager.from_queryset(TrackableQuerySet)):
@@ -286,6 +312,16 @@ class TrackableManager(_HistoryDeferred, models.Manager.from_queryset(TrackableQ
 
 class TimestampedManager(_HistoryDeferred, models.Manager.from_queryset(TimestampedQuerySet)):
     """Every row, deleted or not: `all_objects`, and Django's default and base manager of timestamped models."""
+
+    def __getattr__(self, name):
+        # Django's deserializers look up natural keys on the default manager. A project that follows Django's docs
+        # defines get_by_natural_key on its own manager (`objects`, say): it is found here too, over every row.
+        if name == "get_by_natural_key" and "model" in self.__dict__:
+            for manager in self.model._meta.managers:
+                lookup = getattr(type(manager), "get_by_natural_key", None)
+                if lookup is not None and manager.name != self.name:
+                    return functools.partial(lookup, self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 class AliveManager(TimestampedManager):

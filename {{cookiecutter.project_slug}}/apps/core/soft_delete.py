@@ -175,15 +175,26 @@ def _unmark(model, using, found, now, user):
     return len(found)
 
 
-def _cascading_children(model):
-    """(child model, relation) for each CASCADE foreign key to `model` from a concrete timestamped model."""
+def _cascading_children(model, include_parents=True):
+    """(child model, relation) for each CASCADE foreign key from a timestamped model to `model` (or to the parents
+    it inherits from: they share its row), or to one of its multi-table children (a row of `model` is also the row
+    of its children: their own children go with it). Hidden relations (related_name="+") count, as they do for a
+    real delete."""
+    found = []
+    for relation in _relations(model, include_parents):
+        if relation.parent_link:
+            found += _cascading_children(relation.related_model, include_parents=False)
+        elif relation.on_delete is CASCADE and hasattr(relation.related_model, "all_objects"):
+            found.append((relation.related_model, relation))
+    return found
+
+
+def _relations(model, include_parents):
+    """The reverse one-to-one and many-to-one relations to `model`, as Django's Collector considers them."""
     return [
-        (relation.related_model, relation)
-        for relation in model._meta.related_objects
-        if relation.on_delete is CASCADE
-        and not relation.parent_link
-        and hasattr(relation.related_model, "all_objects")
-        and not relation.related_model._meta.proxy
+        field
+        for field in model._meta.get_fields(include_parents=include_parents, include_hidden=True)
+        if field.auto_created and not field.concrete and (field.one_to_one or field.one_to_many)
     ]
 
 

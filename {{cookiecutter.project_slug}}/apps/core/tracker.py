@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-from django.db.models.signals import post_save
+from django.db.models.signals import class_prepared, post_save
 from django.utils import timezone
 
 from . import history
@@ -28,6 +28,8 @@ from .django_internals import transaction_marker
 
 # (now, user) shared by every object of one bulk_create.
 _bulk_write = contextvars.ContextVar("bulk_write", default=None)
+# Set while Django copies field values between instances (refresh_from_db): a history not loaded stays not loaded.
+_raw_history_reads = contextvars.ContextVar("raw_history_reads", default=False)
 
 # Values that cannot change in place: remembered as they are (identity then proves a field untouched).
 _IMMUTABLE = (str, int, float, decimal.Decimal, datetime.date, datetime.time, datetime.timedelta, uuid.UUID, bytes)
@@ -181,12 +183,9 @@ def writing(instance, using, update_fields):
     write = Write(using, None if update_fields is None else frozenset(update_fields))
     _confirm(state)  # a save from a post_save receiver: the outer write has run
     state.writes.append(write)
-    placeholder = "history" not in instance.__dict__
-    if placeholder:
-        # Rows are loaded without their history, and Django saves only the loaded fields of an instance with
-        # deferred ones. The history field is written by the database (it appends), never from this value, so it
-        # counts as loaded for the save: a plain save() stays a full save, as for any other model.
-        instance.__dict__["history"] = NOT_LOADED
+    # Django saves only the loaded fields of an instance with deferred ones. The history is written by the database
+    # (it appends), never from this value, so it counts as loaded: a plain save() stays a full save.
+    instance.__dict__.setdefault("history", NOT_LOADED)
     try:
         yield write
         if write.layer is not None and not write.done:
@@ -194,8 +193,6 @@ def writing(instance, using, update_fields):
             forget_history(instance)
     finally:
         state.writes.remove(write)
-        if placeholder and instance.__dict__.get("history") is NOT_LOADED:
-            del instance.__dict__["history"]
 
 
 def current_write(instance):
@@ -225,7 +222,21 @@ def record_write(instance, values, *, replaces, using):
 
 def forget_history(instance):
     """The in-memory history no longer matches the database: read it again on next access."""
-    instance.__dict__.pop("history", None)
+    instance.__dict__["history"] = NOT_LOADED
+
+
+@contextlib.contextmanager
+def raw_history_reads():
+    """Reading a history that is not loaded gives NOT_LOADED instead of loading it (while Django copies values)."""
+    token = _raw_history_reads.set(True)
+    try:
+        yield
+    finally:
+        _raw_history_reads.reset(token)
+
+
+def reading_raw_history():
+    return _raw_history_reads.get()
 
 
 def _confirm(state):
@@ -251,11 +262,20 @@ def _written(sender, instance, raw, **kwargs):
         forget_history(instance)
 
 
-post_save.connect(_written, dispatch_uid="apps.core.tracker.written")
+def _watch(sender, **kwargs):
+    """class_prepared: each audited model (proxies too) gets the post_save receiver above, as it is defined, so it
+    comes before the receivers a project connects for it; models that are not audited get none."""
+    if getattr(sender, "history_bookkeeping_fields", None) is not None and not sender._meta.abstract:
+        post_save.connect(_written, sender=sender, weak=False, dispatch_uid=f"audit-trail-{sender._meta.label}")
+
+
+class_prepared.connect(_watch, dispatch_uid="apps.core.tracker.watch")
 
 
 class _NotLoaded:
-    """Stands for a history that is in the database but not in memory."""
+    """Stands for a history that is in the database but not in memory. It sits in the instance's __dict__ where the
+    value would, so Django never counts the history among deferred fields (which would narrow saves and
+    refresh_from_db() to the other fields); the history field's descriptor loads it when it is read."""
 
     def __repr__(self):
         return "NOT_LOADED"

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from apps.core.current_user import acting_as
 
 from .factories import CategoryFactory, DocumentFactory
-from .testapp.models import Document, Point, Setting, Switch
+from .testapp.models import Document, Folder, Point, Setting, Switch
 from .utils import change, stored_history
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +210,35 @@ def test_the_database_spells_each_value_as_python_does(field, old, new, recorded
     Document.objects.filter(pk=updated.pk).update(**{field: new})
 
     assert stored_history(saved)[-1]["changes"] == stored_history(updated)[-1]["changes"] == {field: change(*recorded)}
+
+
+def test_updating_a_queryset_that_can_match_nothing_updates_nothing():
+    DocumentFactory(title="a")
+
+    assert Document.objects.filter(title__in=[]).update(title="b") == 0
+
+
+def test_an_upsert_on_the_primary_key_works_as_in_django():
+    setting = Setting.objects.create(key="k", value="old")
+
+    Setting.objects.bulk_create(
+        [Setting(pk=setting.pk, key="k", value="new")],
+        update_conflicts=True,
+        unique_fields=["pk"],
+        update_fields=["value"],
+    )
+
+    assert Setting.objects.get(pk=setting.pk).value == "new"
+    assert stored_history(setting)[-1]["changes"] == {"value": change("old", "new")}
+
+
+@pytest.mark.parametrize("option", ["unique_fields", "update_fields"])
+def test_an_upsert_on_a_field_that_is_not_concrete_raises_djangos_error(option):
+    options = {"unique_fields": ["name"], "update_fields": ["name"], option: ["pages"]}  # a reverse relation
+    with pytest.raises(ValueError, match="can only be used with concrete fields"):
+        Folder.objects.bulk_create([Folder(name="f")], update_conflicts=True, **options)
+
+
+def test_a_bulk_create_of_one_row_is_one_statement(django_assert_num_queries):
+    with django_assert_num_queries(1):
+        Document.objects.bulk_create([Document(title="one")])

@@ -12,7 +12,20 @@ from apps.core import history
 from apps.core.models import TimestampedModel, TrackableModel
 from apps.core.querysets import AliveManager
 
-from .testapp.models import Folder, Handle, Hold, Page, Retention, ReusableHandle, Scan, Secret, SecretChild
+from .testapp.models import (
+    Binder,
+    Folder,
+    Handle,
+    Hold,
+    Page,
+    Retention,
+    ReusableHandle,
+    Scan,
+    Secret,
+    SecretChild,
+    Sheet,
+    Tab,
+)
 from .utils import change, stored_history
 
 pytestmark = pytest.mark.django_db
@@ -220,3 +233,50 @@ def test_related_managers_see_every_row_unless_asked_for_objects():
 
     assert set(folder.pages.all()) == {kept, deleted}
     assert set(folder.pages(manager="objects").all()) == {kept}
+
+
+def test_a_hidden_relation_cascades_too():
+    folder = Folder.objects.create(name="f")
+    tab = Tab.objects.create(folder=folder)
+
+    folder.delete()
+
+    assert Tab.all_objects.get(pk=tab.pk).is_deleted
+    folder.restore()
+    assert not Tab.all_objects.get(pk=tab.pk).is_deleted
+
+
+def test_deleting_the_parent_row_of_a_multi_table_child_cascades_to_the_childs_children():
+    binder = Binder.objects.create(name="b")
+    sheet = Sheet.objects.create(binder=binder)
+
+    assert Folder.objects.get(pk=binder.pk).delete() == (2, {"testapp.Folder": 1, "testapp.Sheet": 1})
+
+    assert Binder.all_objects.get(pk=binder.pk).is_deleted
+    assert Sheet.all_objects.get(pk=sheet.pk).is_deleted
+
+
+def test_a_refused_soft_delete_leaves_the_callers_transaction_usable():
+    folder = Folder.objects.create(name="f")
+    Hold.objects.create(folder=folder)
+
+    with transaction.atomic():
+        with pytest.raises(RestrictedError):
+            folder.delete()
+        assert Folder.objects.filter(pk=folder.pk).exists()
+
+
+def test_an_unsaved_row_cannot_be_deleted_as_in_django():
+    with pytest.raises(ValueError, match="can't be deleted because its id attribute is set to None"):
+        Folder(name="new").delete()
+
+
+def test_keep_parents_is_refused_clearly():
+    binder = Binder.objects.create(name="b")
+    pk = binder.pk
+
+    with pytest.raises(ValueError, match="keep_parents=True cannot apply"):
+        binder.delete(keep_parents=True)
+    assert binder.hard_delete(keep_parents=True)[0] == 1
+    assert Folder.objects.filter(pk=pk).exists()
+    assert not Binder.all_objects.filter(pk=pk).exists()

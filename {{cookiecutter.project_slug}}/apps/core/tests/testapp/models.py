@@ -5,6 +5,7 @@ import uuid
 from django.db import models
 
 from apps.core.models import Task, TimestampedModel, TrackableModel
+from apps.core.querysets import AliveManager, TrackableManager
 
 
 class Point:
@@ -218,3 +219,60 @@ class ReusableHandle(TimestampedModel):
 
     def __str__(self):
         return self.name
+
+
+class ActiveWriters(TrackableManager):
+    """A project's own `objects` that hides some rows: Django's base manager must still see them."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(archived=False)
+
+
+class Writer(TrackableModel):
+    name = models.CharField(max_length=50)
+    archived = models.BooleanField(default=False)
+
+    objects = ActiveWriters()
+
+
+class Article(TrackableModel):
+    writer = models.ForeignKey(Writer, null=True, on_delete=models.CASCADE)
+    headline = models.CharField(max_length=100, default="")
+
+
+class ThingManager(AliveManager):
+    """Natural keys defined on `objects`, as Django's docs show them."""
+
+    def get_by_natural_key(self, key):
+        return self.get(key=key)
+
+
+class Thing(TimestampedModel):
+    key = models.CharField(max_length=20, unique=True)
+
+    objects = ThingManager()
+
+    def natural_key(self):
+        return (self.key,)
+
+
+class Ref(TimestampedModel):
+    thing = models.ForeignKey(Thing, on_delete=models.CASCADE)
+
+
+class Tab(TimestampedModel):
+    """A CASCADE child whose relation is hidden (related_name="+"): a soft delete still reaches it."""
+
+    folder = models.ForeignKey(Folder, on_delete=models.CASCADE, related_name="+")
+
+
+class Binder(Folder):
+    """A multi-table child of a timestamped model."""
+
+    spine = models.CharField(max_length=20, blank=True)
+
+
+class Sheet(TimestampedModel):
+    """A CASCADE child of the multi-table child: deleting the parent's row reaches it."""
+
+    binder = models.ForeignKey(Binder, on_delete=models.CASCADE, related_name="sheets")
