@@ -14,6 +14,7 @@ API does the job:
   Django's own error before any transaction is opened.
 """
 
+import contextlib
 import weakref
 
 from django.core.exceptions import EmptyResultSet
@@ -91,7 +92,6 @@ def check_update(queryset, values):
         raise TypeError("Cannot call update() after .distinct(*fields).")
     query = queryset.query.chain(sql.UpdateQuery)
     query.add_update_values(values)
-    try:
+    # A queryset that can match nothing is valid (EmptyResultSet): Django's UPDATE then updates nothing.
+    with contextlib.suppress(EmptyResultSet):
         query.get_compiler(queryset.db).as_sql()
-    except EmptyResultSet:
-        pass  # a queryset that can match nothing is valid: Django's UPDATE then updates nothing
