@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 BENCH = Path(__file__).resolve().parent
 TEMPLATE = BENCH.parent
@@ -48,16 +49,25 @@ def bake(output_dir):
     return seconds, project
 
 
+def python_for(project):
+    """An interpreter the baked project accepts (Django 6.1 needs Python 3.12+): the template tests' own choice."""
+    sys.path.insert(0, str(TEMPLATE))
+    from tests.baking import python_for as choose
+
+    return choose(SimpleNamespace(text=lambda relative: (project / relative).read_text(encoding="utf-8")))
+
+
 def make_venv(venv, project):
     """A virtual environment with the baked project (editable, with its dev extras) and the benchmark's extras."""
     uv = TOOLS / "uv" if (TOOLS / "uv").exists() else shutil.which("uv")
     requirements = BENCH / "requirements.txt"
+    interpreter = python_for(project)
     if uv:
-        run([uv, "venv", "--quiet", "--python", sys.executable, venv])
+        run([uv, "venv", "--quiet", "--python", interpreter, venv])
         python = venv / "bin" / "python"
         run([uv, "pip", "install", "--quiet", "--python", python, "-e", f"{project}[dev]", "-r", requirements])
     else:
-        run([sys.executable, "-m", "venv", venv])
+        run([interpreter, "-m", "venv", venv])
         python = venv / "bin" / "python"
         run([python, "-m", "pip", "install", "--quiet", "-e", f"{project}[dev]", "-r", requirements])
     return python

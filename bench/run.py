@@ -49,7 +49,7 @@ def main(argv=None):
         atexit.register(drop_pg, args.postgres_url, pg_name)
     setup.configure(args.project, None if pg_problem else args.postgres_url, pg_name)
 
-    from benchlib import admin_page, claims, history_depth, project, queryset_update, statements, throughput
+    from benchlib import admin_page, claims, history_depth, project, queryset_update, statements, throughput, workers
     from benchlib.util import print_skipped
 
     no_server = f"no server at {args.postgres_url} ({pg_problem})"
@@ -94,6 +94,21 @@ def main(argv=None):
         f"5. QuerySet.update() of {update_rows:,} rows whose old values all differ",
         lambda alias, title: queryset_update.report(alias, title, update_rows, 2 if args.quick else 5),
     )
+
+    title = "6. Task workers end to end - PostgreSQL"
+    jobs = None
+    if pg_problem is None:
+        jobs = workers.report(
+            "pg",
+            title,
+            setup.with_database(args.postgres_url, pg_name),
+            100 if args.quick else 2000,
+            WORKER_COUNTS,
+            5 if args.quick else 20,
+            quick=args.quick,
+        )
+    else:
+        print_skipped(title, no_server)
 
     admin_ratio = {}
     for alias, name in backends:
@@ -147,16 +162,34 @@ def main(argv=None):
     )
     if pg_problem is not None:
         update_ratios += " admin_page_10000_ratio_pg=n/a"
+    update_ratios += " " + worker_summary(jobs)
     print(f"Total time {time.perf_counter() - started:.0f} s.")
     print(
         "Summary: ratios are table 2's updates on SQLite (in memory), like the issue's reference figures "
-        "(PostgreSQL's ratios are in table 2); claims per second and duplicates (over every claim() run): table 4."
+        "(PostgreSQL's ratios are in table 2); claims per second and duplicates (over every claim() run): table 4; "
+        "workers' jobs per second with 1/2/4 processes and run_tasks' enqueue-to-start median: table 6."
     )
     print(
         f"trackable_update_ratio={ratio['TrackableModel']:.2f} simple_history_ratio={ratio['simple-history']:.2f} "
         f"auditlog_ratio={ratio['auditlog']:.2f} claim_8_workers_per_s={per_second} duplicates={duplicates} "
         f"{update_ratios}"
     )
+
+
+WORKER_COUNTS = (1, 2, 4)
+
+
+def worker_summary(jobs):
+    """Table 6's figures: jobs/s of each worker with 1, 2 and 4 processes, and run_tasks' enqueue-to-start median."""
+    labels = {"run_tasks": "run_tasks", "django_tasks_db": "django-tasks-db", "procrastinate": "procrastinate"}
+    rates, starts = jobs or ({}, {})
+    keys = [
+        f"{key}_jobs_per_s="
+        + ("/".join(f"{rates[label, n]:.0f}" for n in WORKER_COUNTS) if (label, 1) in rates else "n/a")
+        for key, label in labels.items()
+    ]
+    start = f"{starts['run_tasks'] * 1000:.1f}" if "run_tasks" in starts else "n/a"
+    return " ".join([*keys, f"enqueue_to_start_ms={start}"])
 
 
 def django_version():

@@ -21,13 +21,16 @@ PER_DATABASE = (
     "7. Admin change page with a long history",
 )
 CLAIMS = "4. Task.objects.claim(count=10) with concurrent workers - PostgreSQL"
+WORKERS = "6. Task workers end to end - PostgreSQL"
 PROJECT = "8. Template and project"
 SUMMARY = re.compile(
     r"trackable_update_ratio=(?P<trackable>\d+\.\d+) simple_history_ratio=(?P<simple_history>\d+\.\d+) "
     r"auditlog_ratio=(?P<auditlog>\d+\.\d+) claim_8_workers_per_s=(?P<per_second>\d+|n/a) "
     r"duplicates=(?P<duplicates>\d+|n/a) queryset_update_ratio_sqlite=(?P<update_sqlite>\d+\.\d+) "
     r"queryset_update_ratio_pg=(?P<update_pg>\d+\.\d+|n/a) admin_page_10000_ratio_sqlite=\d+\.\d+ "
-    r"admin_page_10000_ratio_pg=(?P<admin_pg>\d+\.\d+|n/a)"
+    r"admin_page_10000_ratio_pg=(?P<admin_pg>\d+\.\d+|n/a) "
+    r"run_tasks_jobs_per_s=(?P<run_tasks>\d+/\d+/\d+|n/a) django_tasks_db_jobs_per_s=(?P<tasks_db>\d+/\d+/\d+|n/a) "
+    r"procrastinate_jobs_per_s=(?P<procrastinate>\d+/\d+/\d+|n/a) enqueue_to_start_ms=(?P<start_ms>\d+\.\d+|n/a)"
 )
 
 
@@ -51,8 +54,8 @@ def postgres_tables(lines):
     """{title start: the line after the title} for each PostgreSQL table (its header, or its 'skipped:' line)."""
     found = {}
     for index, line in enumerate(lines[:-1]):
-        for start in (*PER_DATABASE, CLAIMS):
-            if line.startswith(start) and (line == CLAIMS or POSTGRES in line):
+        for start in (*PER_DATABASE, CLAIMS, WORKERS):
+            if line.startswith(start) and (line in (CLAIMS, WORKERS) or POSTGRES in line):
                 found[start] = lines[index + 1]
     return found
 
@@ -65,13 +68,14 @@ def test_quick_run_prints_every_table_then_the_summary(bench):
     assert PROJECT in lines, output
     # PostgreSQL's tables: printed, or each says it was skipped (test_postgres_tables requires them where it can).
     postgres = postgres_tables(lines)
-    assert sorted(postgres) == sorted((*PER_DATABASE, CLAIMS)), output
+    assert sorted(postgres) == sorted((*PER_DATABASE, CLAIMS, WORKERS)), output
     skipped = {start for start, after in postgres.items() if after.lstrip().startswith("skipped: no server")}
     assert skipped in (set(), set(postgres)), output
     summary = SUMMARY.fullmatch(lines[-1])
     assert summary, output
     if skipped:
         assert (summary["per_second"], summary["duplicates"], summary["update_pg"]) == ("n/a",) * 3, lines[-1]
+        assert (summary["run_tasks"], summary["start_ms"]) == ("n/a",) * 2, lines[-1]
     else:
         assert summary["per_second"] != "n/a", lines[-1]
         assert summary["duplicates"] == "0", lines[-1]
@@ -82,7 +86,7 @@ def test_postgres_tables_run_when_the_server_answers(bench, postgres_url):
     code, lines, output = bench
     assert code == 0, output
     postgres = postgres_tables(lines)
-    assert sorted(postgres) == sorted((*PER_DATABASE, CLAIMS)), output
+    assert sorted(postgres) == sorted((*PER_DATABASE, CLAIMS, WORKERS)), output
     for start, after in postgres.items():
         assert not after.lstrip().startswith("skipped:"), f"{start}: {after}\n{output}"
     assert any(line.startswith("project's pytest (collect), PostgreSQL") for line in lines), output
@@ -91,3 +95,8 @@ def test_postgres_tables_run_when_the_server_answers(bench, postgres_url):
     assert summary["per_second"].isdigit(), lines[-1]
     assert summary["duplicates"] == "0", lines[-1]
     assert summary["update_pg"] != "n/a", lines[-1]
+    # Table 6 runs the three workers side by side (django-tasks-db and procrastinate are bench requirements).
+    for key in ("run_tasks", "tasks_db", "procrastinate"):
+        assert summary[key] != "n/a", lines[-1]
+    assert summary["start_ms"] != "n/a", lines[-1]
+    assert not any(line.lstrip().startswith("ERROR (") for line in lines), output

@@ -69,3 +69,12 @@ class NaiveHistory(models.Model):
     quantity = quantity_field()
     price = price_field()
     history = models.JSONField(default=list, blank=True)
+
+
+class JobStart(models.Model):
+    """Table 6 (task workers): when a job started running, written by the job itself, to measure how long after its
+    enqueueing a waiting worker started it."""
+
+    system = models.CharField(max_length=40)
+    key = models.CharField(max_length=40)
+    at = models.FloatField(help_text="time.time() when the job started")

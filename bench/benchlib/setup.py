@@ -79,8 +79,11 @@ def configure(project, pg_url=None, pg_name=None):
             "apps.accounts",
             "simple_history",
             "auditlog",
+            *task_queue_apps(),
             "benchapp.apps.BenchAppConfig",
         ],
+        # Table 6: django-tasks-db's backend (its results are routed to the database benchmarked, like the rest).
+        TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
         DATABASES=databases,
         DATABASE_ROUTERS=["benchlib.router.CurrentDatabaseRouter"],
         AUTH_USER_MODEL="accounts.User",
@@ -90,6 +93,18 @@ def configure(project, pg_url=None, pg_name=None):
         LOGGING_CONFIG=None,
     )
     django.setup()
+
+
+def task_queue_apps():
+    """django-tasks-db for table 6, where it can run: it needs Django 6's django.tasks (or the django-tasks backport,
+    installed as `django_tasks`)."""
+    from importlib.util import find_spec
+
+    if find_spec("django_tasks_db") is None:
+        return []
+    if find_spec("django.tasks") is not None:
+        return ["django_tasks_db"]
+    return ["django_tasks", "django_tasks_db"] if find_spec("django_tasks") is not None else []
 
 
 def migrate(alias):
