@@ -84,6 +84,7 @@ class Worker:
         self._active_slots = 0
         self._idle_slots = 0  # slots waiting for work: only then does the main thread read notifications
         self._stopping = False
+        self._crashed = False
         self._waker = None
 
     # The main thread.
@@ -100,7 +101,8 @@ class Worker:
                 # A burst worker whose slots found nothing left ends here, unless dead workers' tasks came back.
                 if self._stopping or not self.burst or not self._recover_expired()[0]:
                     break
-            return self._drain()
+            code = self._drain()
+            return 1 if self._crashed else code
         finally:
             self._restore_signals(previous_handlers)
             self._waker.close()
@@ -217,7 +219,11 @@ class Worker:
                     break
                 task = self._execute(task)
         except Exception:
-            logger.exception("A task slot stopped on an unexpected error.")
+            # A bug or a broken database, not a task's failure: stop the worker (exit code 1) so that its
+            # supervisor restarts it, rather than serve on with a slot fewer.
+            logger.exception("A task slot stopped on an unexpected error; stopping the worker.")
+            self._crashed = True
+            self.stop()
         finally:
             connections.close_all()  # this thread's own connections
             with self._lock:

@@ -266,3 +266,18 @@ def _call(*args):
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
+
+
+def test_an_unexpected_error_in_a_slot_stops_the_worker_with_exit_code_1(monkeypatch, caplog):
+    Task.objects.create(name="a", task_ingestor="record")
+
+    def broken_claim(self, *args, **kwargs):
+        raise RuntimeError("a bug in the worker")
+
+    monkeypatch.setattr(Worker, "_claim", broken_claim)
+    registered = registered_ingestors()
+    worker = Worker({"record": registered["record"]}, poll_interval=0.05)
+
+    assert worker.run() == 1  # not burst: without the crash it would serve forever
+    assert "A task slot stopped on an unexpected error; stopping the worker." in caplog.text
+    assert Task.objects.get().status == Status.PENDING
