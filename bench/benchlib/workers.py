@@ -305,11 +305,12 @@ def report(alias, title, conninfo, tasks, worker_counts, samples, quick=False):
                 if outcome["failed"]:
                     notes.append(f"ERROR ({system.label}, {workers} workers): {outcome['failed']} jobs failed")
             latencies[system.label] = latency(system, samples, settle)
+        sleepers = max(tasks // 4, 20)
         for workers in worker_counts:
             threads["noop", workers] = throughput(ours, 1, tasks, concurrency=workers, settle=settle)
             for processes, concurrency in ((workers, 1), (1, workers)):
                 threads["sleep", processes, concurrency] = throughput(
-                    ours, processes, tasks, concurrency=concurrency, kind="sleep", settle=settle
+                    ours, processes, sleepers, concurrency=concurrency, kind="sleep", settle=settle
                 )
     rows = []
     for system in systems:
@@ -363,7 +364,7 @@ def report(alias, title, conninfo, tasks, worker_counts, samples, quick=False):
             )
         ],
         notes=[
-            f"{tasks:,} jobs that sleep 10 ms, as a job waiting on HTTP or a file does. memory: resident memory of",
+            f"{sleepers:,} jobs that sleep 10 ms, as a job waiting on HTTP or a file does. memory: resident memory of",
             "the worker processes together. Threads overlap waiting as processes do, in one process's memory;",
             "CPU-bound jobs need processes (see the no-op rows above: N threads share one interpreter lock).",
         ],
