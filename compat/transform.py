@@ -6,7 +6,9 @@ on the line of the module's first import), so a traceback points at the line Dja
 inherit from another test model get the base model through their parent; abstract test models are switched like the
 others (the base models are abstract too, so the result is what a user who swapped the base class would write),
 except an abstract model that declares no field: a mixin of managers or methods, which a user would not turn into an
-audited model (and which a proxy model may inherit only while it has no fields).
+audited model (and which a proxy model may inherit only while it has no fields), and, on Django 6.1, a model that
+uses a database-level on_delete (DB_CASCADE, DB_SET_NULL, DB_SET_DEFAULT) or is the target of one: Django does not
+let a model mix those with Python-level variants, and the audit fields' SET_NULL is one (the baked README says so).
 """
 
 import ast
@@ -27,8 +29,9 @@ def switch_bases(source, base, filename="models.py"):
         raise CompatError(f"{filename} already defines or imports {base}; the switch would change its meaning.")
     edits = []
     switched = []
+    database_level = _database_level_on_delete(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and not _is_mixin(node):
+        if isinstance(node, ast.ClassDef) and not _is_mixin(node) and node.name not in database_level:
             for expression in node.bases:
                 if _is_models_model(expression):
                     if expression.end_lineno != expression.lineno:
@@ -90,6 +93,27 @@ def _is_mixin(classdef):
         if isinstance(value, ast.Call) and not _is_manager_call(value):
             return False
     return True
+
+
+def _database_level_on_delete(tree):
+    """Names of the classes with a relation whose on_delete is a database-level variant, and of their targets."""
+    names = set()
+    for classdef in (node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)):
+        for call in (node for node in ast.walk(classdef) if isinstance(node, ast.Call)):
+            arguments = [*call.args[1:2], *(keyword.value for keyword in call.keywords if keyword.arg == "on_delete")]
+            if any(_names_db_variant(argument) for argument in arguments):
+                names.add(classdef.name)
+                target = call.args[0] if call.args else None
+                if isinstance(target, ast.Name):
+                    names.add(target.id)
+                elif isinstance(target, ast.Constant) and isinstance(target.value, str):
+                    names.add(target.value.rsplit(".", 1)[-1])
+    return names
+
+
+def _names_db_variant(expression):
+    name = expression.attr if isinstance(expression, ast.Attribute) else getattr(expression, "id", "")
+    return name.startswith("DB_")
 
 
 def _is_manager_call(call):

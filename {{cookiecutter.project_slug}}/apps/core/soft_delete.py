@@ -82,11 +82,8 @@ def preview(objs, using):
     for obj in objs:
         tree.append(obj)
         children = []
-        for child, relation in _cascading_children(type(obj)):
-            rows = child._base_manager.db_manager(using).filter(
-                **{relation.field.name: obj, "date_deleted__isnull": True}
-            )
-            children.extend(preview(rows, using))
+        for link in _cascading_children(type(obj)):
+            children.extend(preview(link.queryset(using, [obj.pk], date_deleted__isnull=True), using))
         if children:
             tree.append(children)
     return tree
@@ -111,10 +108,10 @@ def _delete(queryset, now, user):
                 marked = _mark(current, using, causes, now, user)
                 if marked:
                     counts[current._meta.label] = counts.get(current._meta.label, 0) + len(marked)
-                for child, relation in _cascading_children(current):
-                    for child_pk, parent_pk in _children(child, relation, marked, using):
+                for link in _cascading_children(current):
+                    for child_pk, parent_pk in link.rows(using, marked, date_deleted__isnull=True):
                         cause = causes[parent_pk][1]
-                        following.setdefault(child, {})[child_pk] = (cause, cause)
+                        following.setdefault(link.model, {})[child_pk] = (cause, cause)
             level = following
     return sum(counts.values()), counts
 
@@ -137,11 +134,14 @@ def _restore(queryset, now, user):
             following = {}
             for current, found in level.items():
                 restored += _unmark(current, using, found, now, user)
-                for child, relation in _cascading_children(current):
-                    for child_pk, parent_pk, at in _deleted_children(child, relation, found, using):
+                moments = {at for at, _cause, _children_cause in found.values()}
+                for link in _cascading_children(current):
+                    for child_pk, parent_pk, at in link.rows(
+                        using, list(found), "date_deleted", date_deleted__in=moments
+                    ):
                         parent_at, _own, cause = found[parent_pk]
                         if at == parent_at:
-                            following.setdefault(child, {})[child_pk] = (at, cause, cause)
+                            following.setdefault(link.model, {})[child_pk] = (at, cause, cause)
             level = following
     return restored
 
@@ -176,16 +176,19 @@ def _unmark(model, using, found, now, user):
 
 
 def _cascading_children(model, include_parents=True):
-    """(child model, relation) for each CASCADE foreign key from a timestamped model to `model` (or to the parents
-    it inherits from: they share its row), or to one of its multi-table children (a row of `model` is also the row
-    of its children: their own children go with it). Hidden relations (related_name="+") count, as they do for a
-    real delete."""
+    """A link for each way a real delete of `model`'s rows cascades to a timestamped model: CASCADE foreign keys to
+    `model` (or to the parents it inherits from: they share its row) or to one of its multi-table children (a row of
+    `model` is also the row of its children: their own children go with it), and generic relations. Hidden
+    relations (related_name="+") count, as they do for a real delete."""
     found = []
     for relation in _relations(model, include_parents):
         if relation.parent_link:
             found += _cascading_children(relation.related_model, include_parents=False)
         elif relation.on_delete is CASCADE and hasattr(relation.related_model, "all_objects"):
-            found.append((relation.related_model, relation))
+            found.append(_ForeignKeyLink(relation))
+    for field in model._meta.private_fields:
+        if hasattr(field, "bulk_related_objects") and hasattr(field.related_model, "all_objects"):
+            found.append(_GenericLink(model, field))
     return found
 
 
@@ -198,21 +201,44 @@ def _relations(model, include_parents):
     ]
 
 
-def _children(child, relation, parent_pks, using):
-    """(child pk, parent pk) of the alive children of those parents, locked."""
-    if not parent_pks:
-        return []
-    link = f"{relation.field.name}__pk"
-    rows = child._base_manager.db_manager(using).filter(**{f"{link}__in": parent_pks, "date_deleted__isnull": True})
-    return list(rows.select_for_update().values_list("pk", link))
+class _ForeignKeyLink:
+    """Children pointing at their parent through a foreign key."""
+
+    def __init__(self, relation):
+        self.model = relation.related_model
+        self.parent = f"{relation.field.name}__pk"
+
+    def queryset(self, using, parent_pks, **conditions):
+        """Those parents' children meeting `conditions`."""
+        return self.model._base_manager.db_manager(using).filter(**{f"{self.parent}__in": parent_pks}, **conditions)
+
+    def rows(self, using, parent_pks, *fields, **conditions):
+        """[(child pk, parent pk, *fields)] of those parents' children meeting `conditions`, locked."""
+        if not parent_pks:
+            return []
+        rows = self.queryset(using, parent_pks, **conditions).select_for_update()
+        return list(rows.values_list("pk", self.parent, *fields))
 
 
-def _deleted_children(child, relation, found, using):
-    """(child pk, parent pk, date_deleted) of the children of those parents deleted at their parent's moment."""
-    link = f"{relation.field.name}__pk"
-    moments = {at for at, _cause, _children_cause in found.values()}
-    rows = child._base_manager.db_manager(using).filter(**{f"{link}__in": list(found), "date_deleted__in": moments})
-    return list(rows.select_for_update().values_list("pk", link, "date_deleted"))
+class _GenericLink:
+    """Children pointing at their parent through a content type and an object id (a GenericRelation)."""
+
+    def __init__(self, parent_model, relation):
+        self.model = relation.related_model
+        self.parent_model = parent_model
+        self.relation = relation
+
+    def queryset(self, using, parent_pks, **conditions):
+        parents = [self.parent_model(pk=pk) for pk in parent_pks]
+        return self.relation.bulk_related_objects(parents, using).filter(**conditions)
+
+    def rows(self, using, parent_pks, *fields, **conditions):
+        if not parent_pks:
+            return []
+        found = self.queryset(using, parent_pks, **conditions).select_for_update()
+        to_pk = self.parent_model._meta.pk.to_python
+        rows = found.values_list("pk", self.relation.object_id_field_name, *fields)
+        return [(pk, to_pk(parent), *rest) for pk, parent, *rest in rows]
 
 
 def _refuse_protected(queryset, using):

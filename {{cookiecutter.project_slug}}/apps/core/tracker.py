@@ -181,16 +181,14 @@ def writing(instance, using, update_fields):
     leaves the snapshot as it was."""
     state = state_of(instance)
     write = Write(using, None if update_fields is None else frozenset(update_fields))
-    _confirm(state)  # a save from a post_save receiver: the outer write has run
+    _confirm(instance, state)  # a save from a post_save receiver: the outer write has run
     state.writes.append(write)
     # Django saves only the loaded fields of an instance with deferred ones. The history is written by the database
     # (it appends), never from this value, so it counts as loaded: a plain save() stays a full save.
     instance.__dict__.setdefault("history", NOT_LOADED)
     try:
         yield write
-        if write.layer is not None and not write.done:
-            _confirm(state)
-            forget_history(instance)
+        _confirm(instance, state)
     finally:
         state.writes.remove(write)
 
@@ -239,12 +237,19 @@ def reading_raw_history():
     return _raw_history_reads.get()
 
 
-def _confirm(state):
+def _confirm(instance, state):
+    """Keep the layers of the writes that have run. The in-memory history follows: a created row's is its first
+    entry (trusted while the write can still commit), any other's is read again when next needed."""
     for write in state.writes:
         if write.layer is not None and not write.done:
             write.done = True
             write.layer.marker = transaction_marker(write.using)
             state.add(write.layer)
+            if write.creation is not None:
+                instance.__dict__["history"] = list(write.creation)
+                state.history_marker = write.layer.marker
+            else:
+                forget_history(instance)
 
 
 def _remembered(field, value):
@@ -258,8 +263,7 @@ def _written(sender, instance, raw, **kwargs):
     same instance again, so that save diffs against this one."""
     state = instance.__dict__.get("_stored")
     if state is not None and state.writes:
-        _confirm(state)
-        forget_history(instance)
+        _confirm(instance, state)
 
 
 def _watch(sender, **kwargs):

@@ -14,6 +14,7 @@ from apps.core.querysets import AliveManager
 
 from .testapp.models import (
     Binder,
+    Comment,
     Folder,
     Handle,
     Hold,
@@ -280,3 +281,17 @@ def test_keep_parents_is_refused_clearly():
     assert binder.hard_delete(keep_parents=True)[0] == 1
     assert Folder.objects.filter(pk=pk).exists()
     assert not Binder.all_objects.filter(pk=pk).exists()
+
+
+def test_a_generic_relation_cascades_too():
+    folder = Folder.objects.create(name="f")
+    comment = Comment.objects.create(target=folder, text="c")
+    other = Comment.objects.create(target=Folder.objects.create(name="other"), text="o")
+
+    assert folder.delete() == (2, {"testapp.Folder": 1, "testapp.Comment": 1})
+
+    assert Comment.all_objects.get(pk=comment.pk).is_deleted
+    assert stored_history(comment)[-1]["cause"] == {"model": "testapp.folder", "pk": folder.pk}
+    assert not Comment.all_objects.get(pk=other.pk).is_deleted
+    folder.restore()
+    assert not Comment.all_objects.get(pk=comment.pk).is_deleted

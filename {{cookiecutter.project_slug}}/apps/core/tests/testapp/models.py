@@ -2,6 +2,8 @@
 
 import uuid
 
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from apps.core.models import Task, TimestampedModel, TrackableModel
@@ -136,6 +138,7 @@ class Setting(TrackableModel):
 
 class Folder(TimestampedModel):
     name = models.CharField(max_length=100)
+    comments = GenericRelation("Comment")
 
     def __str__(self):
         return self.name
@@ -276,3 +279,12 @@ class Sheet(TimestampedModel):
     """A CASCADE child of the multi-table child: deleting the parent's row reaches it."""
 
     binder = models.ForeignKey(Binder, on_delete=models.CASCADE, related_name="sheets")
+
+
+class Comment(TimestampedModel):
+    """A child reached through a generic relation (Folder.comments), which a real delete cascades to as well."""
+
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    text = models.CharField(max_length=100, blank=True)
