@@ -17,7 +17,7 @@ API does the job:
 import contextlib
 import weakref
 
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldError
 from django.db import connections
 from django.db.models import sql
 from django.db.models.query import ModelIterable
@@ -92,6 +92,11 @@ def check_update(queryset, values):
         raise TypeError("Cannot call update() after .distinct(*fields).")
     query = queryset.query.chain(sql.UpdateQuery)
     query.add_update_values(values)
+    for alias in query.order_by:  # as QuerySet.update() inlines annotations in order_by()
+        annotation = query.annotations.get(alias.removeprefix("-") if isinstance(alias, str) else alias)
+        if getattr(annotation, "contains_aggregate", False):
+            raise FieldError(f"Cannot update when ordering by an aggregate: {annotation}")
+    query.clear_select_clause()  # as QuerySet.update() does: annotations were inlined by add_update_values()
     # A queryset that can match nothing is valid (EmptyResultSet): Django's UPDATE then updates nothing.
     with contextlib.suppress(EmptyResultSet):
         query.get_compiler(queryset.db).as_sql()

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import FieldDoesNotExist, FieldError
 from django.db import connection, models, transaction
 from django.db.models import Count, F, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Abs, Concat
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from apps.core.current_user import acting_as
@@ -242,3 +242,18 @@ def test_an_upsert_on_a_field_that_is_not_concrete_raises_djangos_error(option):
 def test_a_bulk_create_of_one_row_is_one_statement(django_assert_num_queries):
     with django_assert_num_queries(1):
         Document.objects.bulk_create([Document(title="one")])
+
+
+def test_update_of_a_values_queryset_with_an_annotation_and_a_join():
+    category = CategoryFactory(name="news")
+    document = DocumentFactory(category=category, views=0)
+
+    updated = (
+        Document.objects.annotate(abs_id=Abs("id"))
+        .filter(category__name="news")
+        .values("id", "abs_id")
+        .update(views=3, category=None)
+    )
+
+    assert updated == 1
+    assert stored_history(document)[-1]["changes"] == {"views": change(0, 3), "category": change(category.pk, None)}
