@@ -204,6 +204,11 @@ class TimestampedModel(TrackableModel):
 
     restore.alters_data = True
 
+    async def arestore(self, using=None):
+        return await sync_to_async(self.restore)(using=using)
+
+    arestore.alters_data = True
+
     def hard_delete(self, using=None, keep_parents=False):
         """Remove the row from the database for real, as Model.delete() does."""
         return super().delete(using=using, keep_parents=keep_parents)

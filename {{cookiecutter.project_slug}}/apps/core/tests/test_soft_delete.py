@@ -295,3 +295,13 @@ def test_a_generic_relation_cascades_too():
     assert not Comment.all_objects.get(pk=other.pk).is_deleted
     folder.restore()
     assert not Comment.all_objects.get(pk=comment.pk).is_deleted
+
+
+def test_async_code_deletes_and_restores():
+    from asgiref.sync import async_to_sync
+
+    folder = Folder.objects.create(name="f")
+
+    assert async_to_sync(folder.adelete)() == (1, {"testapp.Folder": 1})
+    assert async_to_sync(folder.arestore)() == 1
+    assert [entry["action"] for entry in stored_history(folder)] == ["create", "delete", "restore"]
