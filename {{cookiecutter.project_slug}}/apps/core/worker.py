@@ -26,7 +26,6 @@ import os
 import select
 import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -84,6 +83,7 @@ class Worker:
         self._active_slots = 0
         self._idle_slots = 0  # slots waiting for work: only then does the main thread read notifications
         self._stopping = False
+        self._signalled = None  # the name of the first stop signal received
         self._crashed = False
         self._waker = None
 
@@ -101,6 +101,7 @@ class Worker:
                 # A burst worker whose slots found nothing left ends here, unless dead workers' tasks came back.
                 if self._stopping or not self.burst or not self._recover_expired()[0]:
                     break
+            self._announce_stop()
             code = self._drain()
             return 1 if self._crashed else code
         finally:
@@ -354,22 +355,29 @@ class Worker:
             signal.signal(number, handler)
 
     def _on_signal(self, number, _frame):
+        # A signal handler interrupts the main thread anywhere, perhaps holding a lock (ours, or logging's): it only
+        # sets flags here (the wake-up fd has already woken the main loop, which announces the stop and wakes the
+        # idle slots), or exits at once.
         name = signal.Signals(number).name
-        if self._stopping:
-            logger.warning("%s again: exiting now; running tasks are left to their leases.", name)
-            for stream in (sys.stdout, sys.stderr):
-                stream.flush()
+        if self._signalled:
+            os.write(2, f"{name} again: exiting now; running tasks are left to their leases.\n".encode())
             os._exit(128 + number)
-        with self._lock:
-            running = len(self._running)
-        logger.info(
-            "%s: claiming no more tasks; waiting up to %s s for %d running (%s again exits at once).",
-            name,
-            self.stop_timeout,
-            running,
-            name,
-        )
-        self.stop()
+        self._signalled = name
+        self._stopping = True
+
+    def _announce_stop(self):
+        """After a signal, in the main thread: say what happens now, and wake the idle slots so that they exit."""
+        if self._signalled:
+            with self._lock:
+                running = len(self._running)
+            logger.info(
+                "%s: claiming no more tasks; waiting up to %s s for %d running (%s again exits at once).",
+                self._signalled,
+                self.stop_timeout,
+                running,
+                self._signalled,
+            )
+        self._wake_slots()
 
 
 def _fields(task):
