@@ -3,7 +3,9 @@
 import datetime
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
+from django.db.models.deletion import Collector
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.core import exceptions
@@ -402,3 +404,50 @@ def test_a_task_subclass_is_recovered_and_requeued_on_the_task_table():
     claimed.requeue()
 
     assert MyTaskModel.objects.get(pk=task.pk).status == "pending"
+
+
+@pytest.fixture
+def fast_delete(monkeypatch):
+    """As in a project with no Task subclass and no delete signal on Task (the test apps add subclasses): Django
+    would delete a task's row with one plain DELETE, and complete_processing() takes its one-statement path."""
+    can_fast_delete = Collector.can_fast_delete
+
+    def task_rows_too(self, objs, from_field=None):
+        return getattr(objs, "model", None) is Task or can_fast_delete(self, objs, from_field)
+
+    monkeypatch.setattr(Collector, "can_fast_delete", task_rows_too)
+
+
+def test_completing_is_one_compare_and_set_delete_where_django_would_fast_delete(fast_delete):
+    TaskFactory()
+    (task,) = Task.objects.claim(worker="host-a:41", lease=30)
+    pk = task.pk
+
+    with CaptureQueriesContext(connection) as captured:
+        task.complete_processing()
+
+    writes = [query["sql"] for query in captured.captured_queries if not query["sql"].startswith(("BEGIN", "SAVE"))]
+    assert len(writes) == 1
+    assert writes[0].startswith("DELETE")
+    assert all(column in writes[0] for column in ('"status"', '"worker"', '"attempts"'))
+    assert (task.status, task.pk) == ("processed", None)
+    assert not Task.objects.filter(pk=pk).exists()
+
+
+def test_the_one_statement_completion_refuses_what_the_transition_refuses(fast_delete):
+    pending = TaskFactory(name="not started")
+    with pytest.raises(InvalidTransition, match="its status is 'pending', but 'processing' is required"):
+        pending.complete_processing()
+    assert stored_status(pending) == "pending"
+
+    first = claimed_with_expired_lease(worker="host-a:41")
+    Task.objects.recover_expired()
+    Task.objects.filter(pk=first.pk).claim(worker="host-b:7", lease=30)
+    with pytest.raises(LeaseLost, match="attempt 2 by worker host-b:7 does"):
+        first.complete_processing()
+    assert stored_status(first) == "processing"
+
+    gone = TaskFactory(status=Status.PROCESSING)
+    Task.objects.filter(pk=gone.pk).delete()
+    with pytest.raises(InvalidTransition, match="it no longer exists"):
+        gone.complete_processing()
