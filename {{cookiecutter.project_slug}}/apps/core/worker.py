@@ -17,7 +17,7 @@ Threads rather than processes: ingestors mostly wait on the database, files and 
 as processes do at a fraction of the memory; scale CPU-bound work with more worker processes (see the README).
 
 Stopping: the first SIGTERM or SIGINT stops claiming and lets running tasks finish for up to `stop_timeout`
-seconds (exit 0; 1 if some had to be abandoned to their lease); a second one exits at once (128 + the signal).
+seconds, then exit 0 (tasks still running are left to their leases); a second one exits at once (128 + the signal).
 """
 
 import contextlib
@@ -171,8 +171,7 @@ class Worker:
                 self.stop_timeout,
                 ", ".join(str(task.pk) for task in self.abandoned),
             )
-            return 1
-        return 0
+        return 0  # a graceful stop, as asked: what was still running is safe under its lease
 
     def _slots_left(self):
         with self._lock:

@@ -100,14 +100,14 @@ def test_a_second_signal_exits_at_once_with_a_non_zero_code(start_worker):
     assert Task.objects.get(pk=task.pk).status == Status.PROCESSING  # left to its lease
 
 
-def test_stop_timeout_abandons_a_task_to_its_lease_and_exits_1(start_worker):
+def test_stop_timeout_leaves_a_task_to_its_lease_and_exits_0(start_worker):
     task = Task.objects.create(name="60", task_ingestor="sleepy")
     worker = start_worker("--ingestor", "sleepy", "--stop-timeout", "0.5")
     wait_for(lambda: attempts_of(task), what="the task to start")
 
     worker.send(signal.SIGINT)
 
-    assert worker.wait(timeout=10) == 1, worker.output()
+    assert worker.wait(timeout=10) == 0, worker.output()
     assert f"still running after 0.5 s (--stop-timeout): {task.pk}" in worker.output()
     assert Task.objects.get(pk=task.pk).status == Status.PROCESSING
 
