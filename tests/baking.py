@@ -24,6 +24,7 @@ import psycopg
 TEMPLATE = Path(__file__).resolve().parent.parent
 UV = Path(sys.executable).with_name("uv")
 POSTGRES_SERVER = os.environ.get("TEMPLATE_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+TOOL_FOLDERS = {".venv", ".ruff_cache", "__pycache__", ".pytest_cache"}
 # Variables of the developer's shell that would leak into a baked project's settings.
 PROJECT_VARIABLES = ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "ADMIN_URL", "DJANGO_SETTINGS_MODULE")
 
@@ -40,7 +41,13 @@ class BakedProject:
     _results: dict = field(default_factory=dict)
 
     def files(self):
-        return sorted(p for p in self.path.rglob("*") if p.is_file() and ".venv" not in p.relative_to(self.path).parts)
+        """The project's files, without its virtualenv and the caches tools leave behind (a template checkout that
+        ran ruff or Python in its project folder hands them on to every bake)."""
+        return sorted(
+            path
+            for path in self.path.rglob("*")
+            if path.is_file() and not TOOL_FOLDERS.intersection(path.relative_to(self.path).parts)
+        )
 
     def text(self, relative):
         return (self.path / relative).read_text(encoding="utf-8")
