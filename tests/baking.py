@@ -206,7 +206,8 @@ def _pytest(project, database_url):
     if database_url:
         # A database of its own per project: pytest-django creates and drops test_<name> beside it.
         env["DATABASE_URL"] = _with_database_name(database_url, f"tpl_{project.digest[:10]}")
-    return project.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", env=env)
+    # On every CPU, as the project's `make test` runs it (pytest-xdist, one test database per process).
+    return project.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto", env=env)
 
 
 STEPS = {
