@@ -53,15 +53,17 @@ _STATEMENTS = {
         "empty": "'" + "{}" + "'::jsonb",  # (written so that cookiecutter's Jinja, which renders this file, leaves it)
         "given": "({0})::jsonb",
         "differ": "({old} IS DISTINCT FROM {new})",
+        # A value the database computes is compared as the column stores it (cast to its type): cheaper than
+        # comparing JSON forms, and as strict.
+        "differ_stored": "(({old}) IS DISTINCT FROM ({new})::{db_type})",
         "change": "CASE WHEN {differ} THEN jsonb_build_object({name}::text, jsonb_build_object('old', {old}, "
         "'new', {new})) ELSE {empty} END",
         "changes": "({empty} || {parts})",
         "join": " || ",
         "single": "jsonb_build_object({name}::text, jsonb_build_object('old', {old}, 'new', {new}))",
-        "entry": "jsonb_build_object('at', {at}::text, 'by', {by}::jsonb, 'by_name', {by_name}::text, "
-        "'action', {action}::text, 'changes', {changes})",
-        "append": "CASE WHEN {changed} THEN COALESCE({history}, '[]'::jsonb) || jsonb_build_array({entry}) "
-        "ELSE {history} END",
+        # The same head for every row (when, by whom, what), one parameter; only the changes are built per row.
+        "entry": "({head}::jsonb || jsonb_build_object('changes', {changes}))",
+        "append": "CASE WHEN {changed} THEN COALESCE({history}, '[]'::jsonb) || {entry} ELSE {history} END",
     },
     "sqlite": {
         "empty": "json('" + "{}" + "')",
@@ -73,8 +75,7 @@ _STATEMENTS = {
         "FROM json_each(json_array({parts})) AS pair WHERE pair.type = 'array')",
         "join": ", ",
         "single": "json_object({name}, json_object('old', {old}, 'new', {new}))",
-        "entry": "json_object('at', {at}, 'by', json({by}), 'by_name', {by_name}, 'action', {action}, "
-        "'changes', json({changes}))",
+        "entry": "json_set({head}, '$.changes', json({changes}))",
         "append": "CASE WHEN {changed} THEN json_insert(COALESCE({history}, '[]'), '$[#]', {entry}) ELSE {history} END",
     },
 }
@@ -122,7 +123,13 @@ class AppendUpdateEntry(models.Expression):
             old = _Sql.spelled(template, *compiler.compile(self.expressions[1 + 2 * index]), **places)
             new_sql, new_params = compiler.compile(self.expressions[2 + 2 * index])
             new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
-            test = _Sql.of(statement["differ"], old=old, new=new)
+            if self.computed[index] and "differ_stored" in statement:
+                column = _Sql(*compiler.compile(self.expressions[1 + 2 * index]))
+                computed = _Sql(new_sql, new_params)
+                template = statement["differ_stored"].replace("{db_type}", field.cast_db_type(connection))
+                test = _Sql.of(template, old=column, new=computed)
+            else:
+                test = _Sql.of(statement["differ"], old=old, new=new)
             differ.append(test)
             name = _Sql("%s", [field.name])
             if len(self.fields) == 1:  # the entry is written only when this one field changed
@@ -134,15 +141,8 @@ class AppendUpdateEntry(models.Expression):
                 statement["join"].join(part.sql for part in parts), [p for part in parts for p in part.params]
             )
             changes = _Sql.of(statement["changes"], parts=joined, empty=empty)
-        given = {
-            "at": self.entry["at"],
-            "by": json.dumps(self.entry["by"]),
-            "by_name": self.entry["by_name"],
-            "action": self.entry["action"],
-        }
-        entry = _Sql.of(
-            statement["entry"], changes=changes, **{name: _Sql("%s", [value]) for name, value in given.items()}
-        )
+        head = {name: value for name, value in self.entry.items() if name != "changes"}
+        entry = _Sql.of(statement["entry"], changes=changes, head=_Sql("%s", [json.dumps(head)]))
         changed = _Sql(" OR ".join(test.sql for test in differ), [p for test in differ for p in test.params])
         history = _Sql(history, history_params)
         result = _Sql.of(statement["append"], changed=changed, history=history, entry=entry)
