@@ -54,7 +54,7 @@ test: $(INSTALLED)
 test-compat: $(INSTALLED)
 	$(BIN)/python -m compat $(COMPAT_ARGS)
 
-# The benchmark suite (bench/README.md): bakes the template, installs it with bench/requirements.txt, prints five tables.
+# The benchmark suite (bench/README.md): bakes the template, installs it with bench/requirements.txt, prints eight tables.
 bench: $(INSTALLED)
 	$(BIN)/python bench/bake_and_run.py
 
