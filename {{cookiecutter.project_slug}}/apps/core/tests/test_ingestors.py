@@ -3,20 +3,10 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core import ingestors
 from apps.core.ingestors import autodiscover, get_ingestor, ingestor, registered_ingestors
 
 from .testapp.models import MyTaskModel
 from .workerapp import ingestors as workerapp_ingestors
-
-
-@pytest.fixture
-def registry():
-    """The registry as it is now, restored after the test (whatever the test registered)."""
-    saved = dict(ingestors._registry)
-    yield ingestors._registry
-    ingestors._registry.clear()
-    ingestors._registry.update(saved)
 
 
 def test_an_apps_ingestors_module_is_discovered_at_start_up():

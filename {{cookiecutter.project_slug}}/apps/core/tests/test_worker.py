@@ -12,7 +12,6 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from apps.core import ingestors
 from apps.core.current_user import acting_as, get_current_user
 from apps.core.ingestors import ingestor, registered_ingestors
 from apps.core.models import Task
@@ -25,15 +24,6 @@ from .workers import WorkerProcess
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = Task.Status
-
-
-@pytest.fixture
-def registry():
-    """The ingestor registry, restored after the test (whatever the test registered)."""
-    saved = dict(ingestors._registry)
-    yield ingestors._registry
-    ingestors._registry.clear()
-    ingestors._registry.update(saved)
 
 
 def run_burst(*names, **options):
