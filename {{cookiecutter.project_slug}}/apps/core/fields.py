@@ -82,9 +82,7 @@ class HistoryField(models.JSONField):
         only = None if write is None else write.update_fields
         changes = tracker.changes(instance, only, _vendor(instance, write))
         if write is not None:
-            fields = history.tracked_fields(type(instance))
-            if only is not None:
-                fields = [field for field in fields if field.name in only or field.attname in only]
+            fields = history.tracked_among(type(instance), only)
             write.layer = tracker.Layer(tracker.snapshot(instance, fields), replaces=False)
         if not changes:
             return KeepColumn(self.column)

@@ -86,6 +86,15 @@ def tracked_fields(model):
     )
 
 
+def tracked_among(model, names):
+    """The tracked fields of `model` that `names` lists, by name or attname, as Django takes either in
+    `update_fields`; every tracked field when `names` is None."""
+    fields = tracked_fields(model)
+    if names is None:
+        return fields
+    return tuple(field for field in fields if field.name in names or field.attname in names)
+
+
 def stored_form(field, value, vendor=None):
     """The JSON-safe form of `value` as `field` stores it (on the `vendor` database, when known): what entries
     record and what change detection compares.

@@ -113,15 +113,7 @@ class TrackableModel(models.Model):
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         with tracker.raw_history_reads():  # Django copies each field from a fresh instance: no history is loaded
             super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
-        refreshed = None if fields is None else set(fields)
-        tracker.remember_loaded(
-            self,
-            [
-                field
-                for field in history.tracked_fields(type(self))
-                if refreshed is None or field.name in refreshed or field.attname in refreshed
-            ],
-        )
+        tracker.remember_loaded(self, history.tracked_among(type(self), None if fields is None else set(fields)))
         if self.__dict__.get("history") is not tracker.NOT_LOADED:
             tracker.state_of(self).history_marker = transaction_marker(self._state.db)
 

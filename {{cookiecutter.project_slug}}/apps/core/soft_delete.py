@@ -26,9 +26,7 @@ def delete(instance, using):
     rows = model._base_manager.db_manager(using).filter(pk=instance.pk)
     counts = _delete(rows, now, user)
     if counts[0]:
-        instance.date_deleted = now
-        instance._stamp_update(now, user)
-        tracker.record_write(instance, tracker.snapshot(instance, _date_deleted(model)), replaces=False, using=using)
+        _written_on(instance, now, now, user, using)
     else:
         # Deleted elsewhere already (that first deletion stands) or gone: nothing was changed here.
         stored = list(rows.values_list("date_deleted", flat=True))
@@ -48,9 +46,7 @@ def restore(instance, using):
     now, user = timezone.now(), get_current_user()
     restored = _restore(model._base_manager.db_manager(using).filter(pk=instance.pk), now, user)
     if restored:
-        instance.date_deleted = None
-        instance._stamp_update(now, user)
-        tracker.record_write(instance, tracker.snapshot(instance, _date_deleted(model)), replaces=False, using=using)
+        _written_on(instance, None, now, user, using)
     return restored
 
 
@@ -250,5 +246,10 @@ def _cause(model, pk):
     return {"model": model._meta.label_lower, "pk": history.to_json(pk)}
 
 
-def _date_deleted(model):
-    return [model._meta.get_field("date_deleted")]
+def _written_on(instance, date_deleted, now, user, using):
+    """What a delete or restore wrote to the row, on the instance too: its date_deleted and stamps, remembered as
+    stored."""
+    instance.date_deleted = date_deleted
+    instance._stamp_update(now, user)
+    written = [type(instance)._meta.get_field("date_deleted")]
+    tracker.record_write(instance, tracker.snapshot(instance, written), replaces=False, using=using)

@@ -101,9 +101,9 @@ class AppendUpdateEntry(models.Expression):
         self.fields = [field for field, _value in changes]
         self.computed = [hasattr(value, "resolve_expression") for _field, value in changes]
         self.expressions = [models.F("history")]
-        for field, value in changes:
+        for (field, value), computed in zip(changes, self.computed, strict=True):
             self.expressions.append(models.F(field.attname))
-            self.expressions.append(value if hasattr(value, "resolve_expression") else models.Value(json.dumps(value)))
+            self.expressions.append(value if computed else models.Value(json.dumps(value)))
         self.entry = entry
 
     def get_source_expressions(self):
@@ -120,14 +120,13 @@ class AppendUpdateEntry(models.Expression):
             kind = _kind(field)
             template = spelling[kind[0]] if isinstance(kind, tuple) else spelling[kind]
             places = {"places": kind[1], "digits": kind[2]} if isinstance(kind, tuple) else {}
-            old = _Sql.spelled(template, *compiler.compile(self.expressions[1 + 2 * index]), **places)
+            column_sql, column_params = compiler.compile(self.expressions[1 + 2 * index])
+            old = _Sql.spelled(template, column_sql, column_params, **places)
             new_sql, new_params = compiler.compile(self.expressions[2 + 2 * index])
             new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
             if self.computed[index] and "differ_stored" in statement:
-                column = _Sql(*compiler.compile(self.expressions[1 + 2 * index]))
-                computed = _Sql(new_sql, new_params)
                 template = statement["differ_stored"].replace("{db_type}", field.cast_db_type(connection))
-                test = _Sql.of(template, old=column, new=computed)
+                test = _Sql.of(template, old=_Sql(column_sql, column_params), new=_Sql(new_sql, new_params))
             else:
                 test = _Sql.of(statement["differ"], old=old, new=new)
             differ.append(test)

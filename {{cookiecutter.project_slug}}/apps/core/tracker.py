@@ -142,23 +142,16 @@ def changes(instance, only=None, vendor=None):
     assigned later) is listed with old null: a write the snapshot cannot explain is recorded, never skipped."""
     stored = state_of(instance).values()
     found = {}
-    for field in history.tracked_fields(type(instance)):
-        if only is not None and field.name not in only and field.attname not in only:
-            continue
+    for field in history.tracked_among(type(instance), only):
         if field.attname not in instance.__dict__:
             continue  # deferred: not being written
         value = instance.__dict__[field.attname]
         if field.attname in stored:
-            old = stored[field.attname]
-            if value is old:
-                continue
-            old = old.value if isinstance(old, _Stored) else history.stored_form(field, old, vendor)
-            new = history.stored_form(field, value, vendor)
-            if history.key(old) == history.key(new):
-                continue
+            change = _change(field, stored[field.attname], value, vendor)
         else:
-            old, new = None, history.stored_form(field, value, vendor)
-        found[field.name] = {"old": old, "new": new}
+            change = None, history.stored_form(field, value, vendor)
+        if change is not None:
+            found[field.name] = {"old": change[0], "new": change[1]}
     return found
 
 
@@ -167,11 +160,16 @@ def unchanged(instance, field):
     stored = state_of(instance).values()
     if field.attname not in stored or field.attname not in instance.__dict__:
         return False
-    old, value = stored[field.attname], instance.__dict__[field.attname]
+    return _change(field, stored[field.attname], instance.__dict__[field.attname]) is None
+
+
+def _change(field, old, value, vendor=None):
+    """(old, new) in their stored forms when `value` differs from the remembered `old`; None when it does not."""
     if value is old:
-        return True
-    old = old.value if isinstance(old, _Stored) else history.stored_form(field, old)
-    return history.key(old) == history.key(history.stored_form(field, value))
+        return None
+    old = old.value if isinstance(old, _Stored) else history.stored_form(field, old, vendor)
+    new = history.stored_form(field, value, vendor)
+    return None if history.key(old) == history.key(new) else (old, new)
 
 
 @contextlib.contextmanager
