@@ -134,6 +134,17 @@ def changes(fields, old_values, new_values):
     }
 
 
+def update_entries(fields, before, after, entry):
+    """{pk: `entry` with the row's changes} for each row of `after` whose stored forms differ from `before`'s (both
+    {pk: [stored form of each of `fields`]}); a row that did not change gets no entry."""
+    entries = {}
+    for pk, new in after.items():
+        row_changes = changes(fields, before[pk], new)
+        if row_changes:
+            entries[pk] = {**entry, "changes": row_changes}
+    return entries
+
+
 def creation_changes(instance, vendor=None):
     """A create entry lists every tracked field, old null."""
     return {

@@ -56,7 +56,7 @@ def _note(sender, instance, using, **kwargs):
     for model, field in _watched[sender._meta.concrete_model]:
         target = getattr(instance, field.target_field.attname)
         rows = model._base_manager.db_manager(using).filter(**{field.attname: target}).values_list("pk", field.attname)
-        before = dict(rows)
+        before = {pk: [_form(field, value)] for pk, value in rows}
         if before:
             noted.setdefault(_key(sender, instance, using), []).append((model, field, before))
 
@@ -65,21 +65,13 @@ def _record(sender, instance, using, **kwargs):
     noted = _noted.__dict__.get("rows", {}).pop(_key(sender, instance, using), [])
     for model, field, before in noted:
         rows = model._base_manager.db_manager(using).filter(pk__in=list(before))
-        after = dict(rows.values_list("pk", field.attname))
-        changed = [pk for pk in after if history.key(_form(field, before[pk])) != history.key(_form(field, after[pk]))]
-        if not changed:
-            continue
+        after = {pk: [_form(field, value)] for pk, value in rows.values_list("pk", field.attname)}
         now, user = timezone.now(), get_current_user()
-        models.QuerySet.update(rows.filter(pk__in=changed), **model._update_stamps(now, user))
+        entries = history.update_entries([field], before, after, history.entry(history.UPDATE, {}, user, now))
+        if not entries:
+            continue
+        models.QuerySet.update(rows.filter(pk__in=list(entries)), **model._update_stamps(now, user))
         if field in history.tracked_fields(model):
-            entry = history.entry(history.UPDATE, {}, user, now)
-            entries = {
-                pk: {
-                    **entry,
-                    "changes": {field.name: {"old": _form(field, before[pk]), "new": _form(field, after[pk])}},
-                }
-                for pk in changed
-            }
             append_entries(model, using, entries)
 
 

@@ -173,7 +173,7 @@ def _audited_update(queryset, values, tracked, entry):
     attnames = [field.attname for field in fields]
     rows = model._base_manager.db_manager(using)
     locked = rows.filter(pk__in=queryset.values("pk")).select_for_update().values_list("pk", *attnames)
-    before = {pk: old for pk, *old in locked}
+    before = {pk: _stored_forms(fields, old) for pk, *old in locked}
     computed = any(hasattr(values[key], "resolve_expression") for _field, key in tracked)
     new = None if computed else [history.stored_form(field, values[key], connection.vendor) for field, key in tracked]
     updated = 0
@@ -183,26 +183,16 @@ def _audited_update(queryset, values, tracked, entry):
             updated += models.QuerySet.update(target, **values)
             # The database computed the new values: read them back.
             after = rows.filter(pk__in=rows_among(model, pks, connection)).values_list("pk", *attnames)
-            entries = _entries(fields, before, {pk: _stored_forms(fields, row) for pk, *row in after}, entry)
-            append_entries(model, using, entries)
+            after = {pk: _stored_forms(fields, row) for pk, *row in after}
+            append_entries(model, using, history.update_entries(fields, before, after, entry))
             continue
-        entries = _entries(fields, before, dict.fromkeys(pks, new), entry)
+        entries = history.update_entries(fields, before, dict.fromkeys(pks, new), entry)
         if connection.vendor == "postgresql":
             updated += models.QuerySet.update(target, **values, history=EntriesByRow(model, entries))
         else:
             updated += models.QuerySet.update(target, **values)
             append_entries(model, using, entries)
     return updated
-
-
-def _entries(fields, before, after, entry):
-    """{pk: entry} for each row whose stored values changed (rows gone meanwhile are not in `after`)."""
-    entries = {}
-    for pk, new in after.items():
-        changes = history.changes(fields, _stored_forms(fields, before[pk]), new)
-        if changes:
-            entries[pk] = {**entry, "changes": changes}
-    return entries
 
 
 def _stored_forms(fields, values):
@@ -243,17 +233,15 @@ def _record_upserted(queryset, objs, existing, unique_fields, update_fields, ent
     model = queryset.model
     fields = [field for field in history.tracked_fields(model) if field.name in update_fields]
     unique = [model._meta.get_field(name) for name in unique_fields]
-    entries = {}
+    vendor = connections[queryset.db].vendor
+    before, after = {}, {}
     for obj in objs:
         key = _unique_key(model, unique_fields, [getattr(obj, field.attname) for field in unique])
         if key in existing:
             pk, old_values = existing[key]
-            vendor = connections[queryset.db].vendor
-            new = [history.stored_form(field, getattr(obj, field.attname), vendor) for field in fields]
-            changes = history.changes(fields, _stored_forms(fields, old_values), new)
-            if changes:
-                entries[pk] = {**entry, "changes": changes}
-    append_entries(model, queryset.db, entries)
+            before[pk] = _stored_forms(fields, old_values)
+            after[pk] = [history.stored_form(field, getattr(obj, field.attname), vendor) for field in fields]
+    append_entries(model, queryset.db, history.update_entries(fields, before, after, entry))
 
 
 class TimestampedQuerySet(TrackableQuerySet):
