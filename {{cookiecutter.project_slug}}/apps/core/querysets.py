@@ -74,7 +74,7 @@ class TrackableQuerySet(models.QuerySet):
         if upsert:  # the history is never replaced; the rows updated are stamped
             unique_fields = [self.model._meta.pk.name if name == "pk" else name for name in unique_fields]
             update_fields = [name for name in update_fields if name != "history"]
-            update_fields += [name for name in self.model._update_stamps(now, user) if name not in update_fields]
+            update_fields += list(_stamps_not_given(self.model, now, user, update_fields))
         # An upsert reads the rows it will update first: both in one transaction. A plain insert needs none of its
         # own (Django opens one when it inserts in several batches).
         atomic = transaction.atomic(using=self.db, savepoint=False) if upsert else contextlib.nullcontext()
@@ -110,7 +110,7 @@ class TrackableQuerySet(models.QuerySet):
         now, user = tracker.bulk_moment()
         with tracker.bulk_write(now, user):
             updated = super().bulk_update(objs, fields, batch_size=batch_size)
-        written = [field for field in history.tracked_fields(self.model) if field.name in fields]
+        written = history.tracked_among(self.model, fields)
         for obj in objs:
             obj._stamp_update(now, user)
             tracker.record_write(obj, tracker.snapshot(obj, written), replaces=False, using=self.db)
@@ -214,7 +214,7 @@ def _unique_key(model, unique_fields, values):
 def _lock_existing(queryset, objs, unique_fields, update_fields):
     """{unique key: (pk, tracked values)} of the rows an upsert of `objs` will update, locked until it is done."""
     model = queryset.model
-    fields = [field for field in history.tracked_fields(model) if field.name in update_fields]
+    fields = history.tracked_among(model, update_fields)
     unique = [model._meta.get_field(name) for name in unique_fields]
     match = models.Q()
     for obj in objs:
@@ -231,7 +231,7 @@ def _lock_existing(queryset, objs, unique_fields, update_fields):
 def _record_upserted(queryset, objs, existing, unique_fields, update_fields, entry):
     """Append an "update" entry to each existing row the upsert changed."""
     model = queryset.model
-    fields = [field for field in history.tracked_fields(model) if field.name in update_fields]
+    fields = history.tracked_among(model, update_fields)
     unique = [model._meta.get_field(name) for name in unique_fields]
     vendor = connections[queryset.db].vendor
     before, after = {}, {}

@@ -134,6 +134,22 @@ def test_bulk_update_records_each_changed_object_and_moves_its_snapshot(user):
     assert len(stored_history(documents[0])) == 2
 
 
+def test_bulk_update_of_a_field_given_by_attname_moves_the_snapshot_too():
+    first, second = CategoryFactory(), CategoryFactory()
+    document = DocumentFactory(title="a", category=first)
+    document.category = second
+    Document.objects.bulk_update([document], ["category_id"])  # Django takes a field's attname as well as its name
+
+    document.title = "b"
+    document.save()
+
+    # The save records its own change only: the category change is not recorded a second time.
+    assert [entry["changes"] for entry in stored_history(document)[1:]] == [
+        {"category": change(first.pk, second.pk)},
+        {"title": change("a", "b")},
+    ]
+
+
 def test_upsert_records_an_update_on_existing_rows_and_never_replaces_their_history():
     kept = Setting.objects.create(key="colour", value="red")
     Setting.objects.create(key="size", value="L")
@@ -151,6 +167,37 @@ def test_upsert_records_an_update_on_existing_rows_and_never_replaces_their_hist
     assert [entry["action"] for entry in stored_history(Setting.objects.get(key="size"))] == ["create"]
     assert [entry["action"] for entry in stored_history(Setting.objects.get(key="shape"))] == ["create"]
     assert Setting.objects.get(key="colour").value == "blue"
+
+
+def test_an_upsert_of_a_field_given_by_attname_records_its_change():
+    first, second = CategoryFactory(), CategoryFactory()
+    document = DocumentFactory(title="a", category=first)
+
+    Document.objects.bulk_create(
+        [Document(pk=document.pk, title="a", category=second)],
+        update_conflicts=True,
+        unique_fields=["pk"],
+        update_fields=["category_id"],
+    )
+
+    assert Document.objects.get(pk=document.pk).category == second
+    assert stored_history(document)[-1]["changes"] == {"category": change(first.pk, second.pk)}
+
+
+@pytest.mark.parametrize("stamp", ["updated_by", "updated_by_id"])
+def test_an_upsert_that_names_a_stamp_itself_sets_it_once(stamp, user):
+    setting = Setting.objects.create(key="k", value="old")
+
+    with acting_as(user):
+        Setting.objects.bulk_create(
+            [Setting(key="k", value="new", updated_by=user)],
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["value", stamp],  # by name or by attname, as Django takes either
+        )
+
+    setting.refresh_from_db()
+    assert (setting.value, setting.updated_by) == ("new", user)
 
 
 def test_queryset_update_is_one_statement_where_the_database_can_write_the_entries(django_assert_num_queries):
