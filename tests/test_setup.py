@@ -181,10 +181,11 @@ def test_make_app_refuses_a_name_that_shadows_a_module(fresh_clone):
     assert not (clone / "apps" / "json").exists()
 
 
-def run_until_serving(clone, path, port):
-    """`make run` in the background until it prints the URL; returns (process, output so far)."""
+def run_until_serving(clone, path, port, target="run", ready="Serving on"):
+    """`make <target>` in the background until it prints a line starting with `ready` (or exits); returns
+    (process, output so far)."""
     process = subprocess.Popen(
-        ["make", "--no-print-directory", "-C", str(clone), "run", f"ADDRESS=127.0.0.1:{port}"],
+        ["make", "--no-print-directory", "-C", str(clone), target, f"ADDRESS=127.0.0.1:{port}"],
         env=clean_environment(PATH=path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -198,7 +199,7 @@ def run_until_serving(clone, path, port):
         if not line:
             break
         lines.append(line)
-        if line.startswith("Serving on"):
+        if line.startswith(ready):
             break
     return process, "".join(lines)
 
@@ -292,26 +293,14 @@ def test_the_test_suite_passes_from_the_fresh_clone(fresh_clone):
 def test_make_serve_runs_the_release_then_gunicorn_with_debug_off(fresh_clone):
     clone, path, _ = fresh_clone
     port = free_port()
-    process = subprocess.Popen(
-        ["make", "--no-print-directory", "-C", str(clone), "serve", f"ADDRESS=127.0.0.1:{port}"],
-        env=clean_environment(PATH=path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process, output = run_until_serving(clone, path, port, "serve", ready="Serving with gunicorn")
     try:
-        lines = []
-        while not any(line.startswith("Serving with gunicorn") for line in lines):
-            line = process.stdout.readline()
-            assert line, "".join(lines)
-            lines.append(line)
+        assert "Serving with gunicorn" in output, output
         assert get(f"http://127.0.0.1:{port}/healthz") == 200
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as response:
             page = response.read().decode()
         # DEBUG off: the page links the collected, hashed files that WhiteNoise serves.
         assert re.search(r'href="/static/admin/css/base\.[0-9a-f]{12}\.css"', page), page[:2000]
-        output = "".join(lines)
         assert "Applying" in output or "No migrations to apply" in output
         assert "static files copied" in output
     finally:
