@@ -91,9 +91,10 @@ class TrackableAdminMixin:
 
     @admin.display(description=_("history"))
     def history_table(self, obj):
-        total, entries = _history_page(obj, 0, self.history_table_size)
+        total = _history_length(obj)
         if not total:
             return self.get_empty_value_display()
+        entries = _history_page(obj, total, 0, self.history_table_size)
         table = _render_entries(self, obj, entries)
         if total <= len(entries):
             return table
@@ -118,7 +119,7 @@ class TrackableAdminMixin:
         total = _history_length(obj)
         paginator = Paginator(range(total), self.history_page_size)
         page = paginator.get_page(request.GET.get("page"))
-        _total, entries = _history_page(obj, page.start_index() - 1 if total else 0, self.history_page_size)
+        entries = _history_page(obj, total, page.start_index() - 1, self.history_page_size) if total else []
         context = {
             **self.admin_site.each_context(request),
             "title": _("History of %(object)s") % {"object": obj},
@@ -250,18 +251,20 @@ class TimestampedAdminMixin(TrackableAdminMixin):
         return listed
 
 
-def _history_page(obj, start, size):
-    """(number of entries, the entries from `start` newest-first, at most `size`), read from the database."""
-    total = _history_length(obj)
+def _history_page(obj, total, start, size):
+    """At most `size` entries of a history of `total`, newest first from the `start`-th newest, cut out by the
+    database."""
     stop = total - start
-    rows = type(obj)._base_manager.db_manager(obj._state.db).filter(pk=obj.pk)
-    entries = rows.annotate(page=HistoryEntries("history", max(stop - size, 0), stop)).values_list("page", flat=True)
-    return total, list(reversed(entries.first() or [])) if total else []
+    page = _history_row(obj).annotate(page=HistoryEntries("history", max(stop - size, 0), stop))
+    return list(reversed(page.values_list("page", flat=True).first() or []))
 
 
 def _history_length(obj):
-    rows = type(obj)._base_manager.db_manager(obj._state.db).filter(pk=obj.pk)
-    return rows.annotate(length=HistoryLength("history")).values_list("length", flat=True).first() or 0
+    return _history_row(obj).annotate(length=HistoryLength("history")).values_list("length", flat=True).first() or 0
+
+
+def _history_row(obj):
+    return type(obj)._base_manager.db_manager(obj._state.db).filter(pk=obj.pk)
 
 
 def _render_entries(model_admin, obj, entries):
