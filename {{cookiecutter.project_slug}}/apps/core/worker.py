@@ -141,8 +141,7 @@ class Worker:
                     self._renew_leases()
                     next_renewal = now + renew_every
             except (OperationalError, InterfaceError) as error:
-                logger.error("Database unavailable (%s); retrying in %s s.", str(error).strip(), self.poll_interval)
-                connections[self.using].close()
+                self._database_unavailable(error)
                 self._waker.wait(self.poll_interval)
                 continue
             # While every slot is busy, notifications wait unread in the socket (a busy worker spends nothing on them);
@@ -172,6 +171,11 @@ class Worker:
                 ", ".join(str(task.pk) for task in self.abandoned),
             )
         return 0  # a graceful stop, as asked: what was still running is safe under its lease
+
+    def _database_unavailable(self, error):
+        """Log it and drop this thread's connection: the next query reconnects, after a poll interval."""
+        logger.error("Database unavailable (%s); retrying in %s s.", str(error).strip(), self.poll_interval)
+        connections[self.using].close()
 
     def _slots_left(self):
         with self._lock:
@@ -239,8 +243,7 @@ class Worker:
             try:
                 task = self._claim()
             except (OperationalError, InterfaceError) as error:
-                logger.error("Database unavailable (%s); retrying in %s s.", str(error).strip(), self.poll_interval)
-                connections[self.using].close()
+                self._database_unavailable(error)
                 task = None
             if task is not None or self.burst:
                 return task
