@@ -4,7 +4,7 @@
 Runs inside a baked project (its settings, its admin, the test app's Document and its TrackableAdminMixin admin),
 on a fresh database: SQLite in a temporary file, or a PostgreSQL database created and dropped here.
 
-    python bench/admin_page.py --project path/to/my_service [--postgres-url URL] [--quick]
+    python bench/admin_page.py --project path/to/my_service [--database-url URL] [--quick]
 
 The page reads only the entries it shows (the database cuts them out of the history), so its time and size should
 not grow with the history; the goal is the 10,000-entry page within 2x of the 10-entry one.

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tomllib
@@ -27,6 +28,20 @@ POSTGRES_SERVER = os.environ.get("TEMPLATE_POSTGRES_URL", "postgres://postgres@1
 TOOL_FOLDERS = {".venv", ".ruff_cache", "__pycache__", ".pytest_cache"}
 # Variables of the developer's shell that would leak into a baked project's settings.
 PROJECT_VARIABLES = ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "ADMIN_URL", "DJANGO_SETTINGS_MODULE")
+
+
+def shell_environment(**extra):
+    """The developer's shell without what would leak into a baked project (its settings, an active virtualenv),
+    plus `extra`."""
+    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+    return {**environment, **extra}
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class StepFailed(AssertionError):
@@ -72,8 +87,7 @@ class BakedProject:
     def run(self, *args, env=None, cwd=None):
         """Run a command of the project's virtualenv in the project; a failure shows its output."""
         command = [str(self.venv / "bin" / args[0]), *args[1:]]
-        environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
-        environment.update(env or {})
+        environment = shell_environment(**(env or {}))
         done = subprocess.run(
             command, cwd=cwd or self.path, env=environment, capture_output=True, text=True, timeout=900, check=False
         )
@@ -132,8 +146,7 @@ class Bakery:
 
 def uv_environment(**extra):
     """The environment uv runs in: no Python downloads (only the machine's interpreters), no leaked project venv."""
-    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
-    return {**environment, "UV_PYTHON_DOWNLOADS": "never", **extra}
+    return shell_environment(**{"UV_PYTHON_DOWNLOADS": "never", **extra})
 
 
 def uv_sync(project, venv):

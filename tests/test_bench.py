@@ -1,14 +1,13 @@
 """The benchmark suite runs end to end: `bench/bake_and_run.py --quick` prints its tables and, last, the
 machine-readable summary line. One run per session, shared by the tests; the numbers themselves are not asserted."""
 
-import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from .baking import POSTGRES_SERVER, PROJECT_VARIABLES, TEMPLATE
+from .baking import POSTGRES_SERVER, TEMPLATE, shell_environment
 
 SQLITE = " - SQLite ("  # in memory, or a file for the admin page
 POSTGRES = " - PostgreSQL"
@@ -37,7 +36,7 @@ SUMMARY = re.compile(
 @pytest.fixture(scope="module")
 def bench():
     """The quick run's exit code and output lines."""
-    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+    environment = shell_environment()
     done = subprocess.run(
         [sys.executable, "bench/bake_and_run.py", "--quick", "--postgres-url", POSTGRES_SERVER],
         cwd=TEMPLATE,

@@ -13,7 +13,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .baking import PRODUCTION, PROJECT_VARIABLES, TEMPLATE, fresh_database
+from .baking import PRODUCTION, TEMPLATE, free_port, fresh_database, shell_environment
 
 ARTEFACTS = Path(os.environ.get("TEMPLATE_ARTEFACTS") or TEMPLATE / "out" / "artefacts")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -50,12 +49,6 @@ ADMIN = "/" + PRODUCTION["ADMIN_URL"]
 ONE_YEAR = 365 * 24 * 3600
 HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.(css|js)$")
 LOAD = {"/healthz": 2000, ADMIN + "login/": 500}
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fetch(url, headers=None, timeout=10):
@@ -84,7 +77,7 @@ class Server:
 def production_environment(project, database_url, workdir):
     """DEBUG unset, the production variables set; plain HTTP on loopback, so no HTTPS redirect (BEHIND_TLS_PROXY
     and the redirect are what a real deployment behind a TLS proxy sets)."""
-    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+    environment = shell_environment()
     production = {key: value for key, value in PRODUCTION.items() if key != "DEBUG"}
     return {
         **environment,

@@ -9,7 +9,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .baking import PROJECT_VARIABLES, TEMPLATE, UV, git_repository_of, python_for, uv_environment
+from .baking import (
+    TEMPLATE,
+    UV,
+    free_port,
+    git_repository_of,
+    python_for,
+    shell_environment,
+    uv_environment,
+)
 from .test_options import COMBINATIONS, IDS
 
 DJANGO_VERSIONS = ["6.1", "5.2"]
@@ -28,7 +35,7 @@ PYTHON_MIN = {"6.1": "3.12", "5.2": "3.11"}
 
 def clean_environment(**extra):
     """The developer's shell without what would leak into a project (its venv, its settings), plus `extra`."""
-    environment = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES and k != "VIRTUAL_ENV"}
+    environment = shell_environment()
     environment.pop("MAKEFLAGS", None)
     environment.pop("MAKELEVEL", None)
     return {**environment, **extra}
@@ -43,12 +50,6 @@ def make(checkout, *targets, env=None, timeout=600):
         timeout=timeout,
         check=False,
     )
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=IDS)
