@@ -1,12 +1,15 @@
 #!/usr/bin/env python
 """Django's command-line utility for administrative tasks."""
 
-import os
 import sys
 
 
 def main():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from config.startup import load_settings_or_exit
+
+    # A configuration error (a missing SECRET_KEY with DEBUG off, say) is one sentence and exit code 1, for every
+    # command: run_tasks (the worker) and the release step's migrate included.
+    load_settings_or_exit()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

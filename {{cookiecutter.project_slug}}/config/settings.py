@@ -5,6 +5,7 @@ names the variable. With no DATABASE_URL the project runs on an embedded SQLite 
 variable.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -13,6 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from config.log import InvalidLogSetting, log_format, log_level, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# One or more segments of letters, digits, "-", "_" and ".", separated by "/": "staff-a8f3", "ops/admin".
+ADMIN_PATH = re.compile(r"[\w.-]+(/[\w.-]+)*", re.ASCII)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -23,6 +26,18 @@ def required(name, value):
     if not value:
         raise ImproperlyConfigured(f"Set the {name} environment variable: it is required when DEBUG is off.")
     return value
+
+
+def admin_url(value):
+    """ADMIN_URL as a URL pattern ("staff-a8f3" and "/staff-a8f3/" are "staff-a8f3/"), refused in one sentence when
+    it is not a relative path of letters, digits, "-", "_" and "." (a full URL, spaces) or would put the admin at the
+    site's root."""
+    path = value.strip().strip("/")
+    if not ADMIN_PATH.fullmatch(path):
+        raise ImproperlyConfigured(
+            f"ADMIN_URL {value!r} is not a path for the admin; use letters, digits, -, _ and /, e.g. staff-a8f3/."
+        )
+    return path + "/"
 
 
 def env_list(name, default=()):
@@ -81,7 +96,8 @@ ASGI_APPLICATION = "config.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates (config/templates: the development home page); apps keep theirs.
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -136,7 +152,7 @@ STORAGES = {
 }
 
 # The admin lives at a path of your choosing in production (ADMIN_URL, required when DEBUG is off).
-ADMIN_URL = ADMIN_URL.strip("/") + "/"
+ADMIN_URL = admin_url(ADMIN_URL)
 
 # Security. Every default is the safe one when DEBUG is off; `manage.py check --deploy` reports nothing.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import path
 
 from config.health import healthz
+from config.home import home
 
 admin.site.site_header = settings.PROJECT_NAME
 admin.site.site_title = settings.PROJECT_NAME
@@ -12,4 +13,7 @@ urlpatterns = [
     # reversed and is listed with the project's URLs.
     path("healthz", healthz, name="healthz"),
     path(settings.ADMIN_URL, admin.site.urls),
+    # A development home page while DEBUG is on, 404 in production (config/home.py). Route "" to a view of your
+    # own above this line when the service has a home page.
+    path("", home, name="home"),
 ]

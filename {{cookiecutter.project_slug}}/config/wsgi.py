@@ -1,7 +1,7 @@
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+from config.startup import load_settings_or_exit
 
+# A configuration error stops the server with one sentence (config/startup.py).
+load_settings_or_exit()
 application = get_wsgi_application()
