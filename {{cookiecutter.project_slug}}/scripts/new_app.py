@@ -1,21 +1,30 @@
-"""Create an app in apps/ that is ready to use: `make app name=notes [model=Note]`.
+"""Create an app in apps/ that is ready to use: `make app name=notes [model=Note] [base=timestamped]`.
 
-Django's own `startapp` renders scripts/app_template/ into apps/<name>/ (it also refuses a name that is not an
-identifier or that shadows an installed module); then this script names the model, adds the app to INSTALLED_APPS
-in config/settings.py, and runs `makemigrations` for it. The result: an AppConfig named "apps.<name>", a model on
-TimestampedModel, its admin with TimestampedAdminMixin, the first migration and one test.
+Django's own `startapp` renders the app's files into apps/<name>/ (it also refuses a name that is not an identifier
+or that shadows an installed module): scripts/app_template/ (what every app has) with the model, admin and test of
+the chosen base from scripts/app_bases/<base>/ laid over it. Then this script names the model, adds the app to
+INSTALLED_APPS in config/settings.py, and runs `makemigrations` for it. The result: an AppConfig named
+"apps.<name>", a model on the chosen base, its admin, the first migration and a test.
+
+The bases: timestamped (TimestampedModel: audited and soft-deleted; TimestampedAdminMixin), trackable
+(TrackableModel: audited; TrackableAdminMixin) and plain (models.Model; a plain ModelAdmin).
 """
 
 import argparse
 import ast
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ROOT / "config" / "settings.py"
 PLACEHOLDER = "AppModel"
+TEMPLATE = ROOT / "scripts" / "app_template"
+BASES = ROOT / "scripts" / "app_bases"
+BASE_NAMES = ("timestamped", "trackable", "plain")
 
 
 def model_name_for(app_name):
@@ -34,6 +43,14 @@ def manage(*args):
     done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=False)  # noqa: S603 - checked names
     if done.returncode:
         sys.exit(done.returncode)
+
+
+def app_template(base, folder):
+    """The template startapp renders: the common files, with the chosen base's model, admin and test over them."""
+    template = folder / "app_template"
+    shutil.copytree(TEMPLATE, template)
+    shutil.copytree(BASES / base, template, dirs_exist_ok=True)
+    return template
 
 
 def add_to_installed_apps(app_name):
@@ -56,6 +73,12 @@ def main():
     parser = argparse.ArgumentParser(description="Create an app in apps/.")
     parser.add_argument("name", help="the app's name, a lowercase Python identifier, e.g. notes")
     parser.add_argument("--model", help="the model's class name (default: from the app's name, e.g. Note)")
+    parser.add_argument(
+        "--base",
+        choices=BASE_NAMES,
+        default="timestamped",
+        help="what the model is built on: TimestampedModel (the default), TrackableModel or a plain models.Model",
+    )
     options = parser.parse_args()
     name = options.name
     model = options.model or model_name_for(name)
@@ -69,7 +92,8 @@ def main():
 
     target.mkdir()
     try:
-        manage("startapp", "--template", str(ROOT / "scripts" / "app_template"), name, str(target))
+        with tempfile.TemporaryDirectory() as folder:
+            manage("startapp", "--template", str(app_template(options.base, Path(folder))), name, str(target))
     except BaseException:
         if not any(target.iterdir()):
             target.rmdir()
@@ -79,7 +103,10 @@ def main():
         path.write_text(text.replace(PLACEHOLDER, model).replace(PLACEHOLDER.lower(), model.lower()))
     add_to_installed_apps(name)
     manage("makemigrations", name, "--verbosity", "1")
-    print(f"Created apps/{name} (model {model}) and added it to INSTALLED_APPS. Next: make migrate, make test.")
+    print(
+        f"Created apps/{name} (model {model} on {options.base}) and added it to INSTALLED_APPS. "
+        "Next: make migrate, make test."
+    )
 
 
 if __name__ == "__main__":
