@@ -30,18 +30,22 @@ $(INSTALLED): requirements-dev.txt
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt
 	@touch $@
 
-# Bake a project with the default answers into ./out (replacing an earlier demo bake) and install it from its lock,
-# with this .venv's uv (so the project need not bootstrap its own).
+# Bake a project into ./out (replacing an earlier bake of the same name), install it from its lock with this .venv's
+# uv (so the project need not bootstrap its own), migrate it, and print the next steps. The default answers, or your
+# own: make bake ARGS="project_name='Billing' django_version=5.2". It bakes into out/.baking first, because the
+# folder's name (the slug) is known only once cookiecutter has read the answers.
 bake: $(INSTALLED)
-	rm -rf $(OUT)/my_service
-	$(BIN)/cookiecutter . --no-input --output-dir $(OUT)
-	$(MAKE) -C $(OUT)/my_service migrate UV="$(if $(findstring /,$(UV)),$(abspath $(UV)),$(UV))"
-	@echo
-	@echo "Baked $(OUT)/my_service and installed it from its uv.lock. Next steps:"
-	@echo
-	@echo "    cd $(OUT)/my_service"
-	@echo "    make run                                    # serves on http://127.0.0.1:8000/"
-	@echo "    .venv/bin/python manage.py createsuperuser  # an admin account for http://127.0.0.1:8000/admin/"
+	@rm -rf $(OUT)/.baking
+	TEMPLATE_MAKE_BAKE=1 $(BIN)/cookiecutter . --no-input --output-dir $(OUT)/.baking $(ARGS)
+	@set -e; project=$$(ls $(OUT)/.baking); rm -rf "$(OUT)/$$project"; mv "$(OUT)/.baking/$$project" $(OUT)/; \
+	rmdir $(OUT)/.baking; \
+	$(MAKE) -C "$(OUT)/$$project" migrate UV="$(if $(findstring /,$(UV)),$(abspath $(UV)),$(UV))"; \
+	echo; \
+	echo "Baked $(OUT)/$$project and installed it from its uv.lock. Next steps:"; \
+	echo; \
+	echo "    cd $(OUT)/$$project"; \
+	echo "    make run                                    # serves on http://127.0.0.1:8000/"; \
+	echo "    .venv/bin/python manage.py createsuperuser  # an admin account for http://127.0.0.1:8000/admin/"
 
 # The template's whole test suite: bakes projects and runs their checks and own tests (SQLite and PostgreSQL).
 test: $(INSTALLED)

@@ -62,7 +62,10 @@ def main():
     sort_lock()
     # The project's own script writes .env (a fresh SECRET_KEY); `make` reuses it on fresh clones.
     runpy.run_path("scripts/init_env.py", run_name="__main__")
-    print(NEXT_STEPS.format(folder=where_baked()))
+    # The template's `make bake` installs and migrates the project after this hook, then prints the next steps
+    # itself: printed here too, they would show twice.
+    if os.environ.get("TEMPLATE_MAKE_BAKE") != "1":
+        print(NEXT_STEPS.format(folder=where_baked()))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,8 @@
-"""Answers the pre-generation hook refuses: one sentence naming the value and the rule, and nothing left behind."""
+"""Answers the template refuses: one sentence naming the value and the rule, and nothing left behind.
+
+local_extensions.py checks them while cookiecutter reads them, so cookiecutter prints the sentence as one line,
+`Error: ...`, with no traceback. A value outside a choice's list is refused by cookiecutter itself, with a traceback
+the template cannot prevent (the README says so)."""
 
 import subprocess
 import sys
@@ -47,9 +51,22 @@ def bake_cli(output_dir, *answers, extra=()):
 )
 def test_a_bad_answer_is_refused_with_one_clear_sentence(tmp_path, answer, message):
     done = bake_cli(tmp_path, answer)
-    assert done.returncode != 0
-    assert f"ERROR: {message}" in done.stderr
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"Error: {message}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stdout == ""
     assert list(tmp_path.iterdir()) == [], "a refused bake must leave nothing in the output folder"
+
+
+def test_a_choice_outside_its_list_is_refused_by_cookiecutter_with_its_traceback(tmp_path):
+    """What the template README warns about: cookiecutter checks choices before the template's code can run."""
+    done = bake_cli(tmp_path, "django_version=4.2")
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "ValueError: 4.2 provided for choice variable django_version, but the choices are ['6.1', '5.2']."
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("slug", ["", "   "])
@@ -57,8 +74,9 @@ def test_an_empty_slug_is_refused_before_the_project_folder_is_made(tmp_path, sl
     """The folder is named after the slug and made before the hooks run, so the answer is checked while it is read."""
     done = bake_cli(tmp_path, f"project_slug={slug}")
     assert done.returncode != 0
-    assert "project_slug is empty; it must be a lowercase Python identifier" in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.stderr == (
+        "Error: project_slug is empty; it must be a lowercase Python identifier such as my_service.\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
