@@ -25,7 +25,7 @@ RUN_TIMEOUT = 600
 
 
 class RunTasks:
-    """The baked project's worker: `python manage.py run_tasks` (apps.core.worker.Worker), defaults."""
+    """The baked project's worker: `python manage.py run_tasks` (apps.core.tasks.worker.Worker), defaults."""
 
     label = "run_tasks"
 
@@ -63,7 +63,7 @@ class RunTasks:
 
     def work(self, concurrency=1):
         from apps.core.ingestors import registered_ingestors
-        from apps.core.worker import Worker
+        from apps.core.tasks.worker import Worker
 
         ingestors = {name: entry for name, entry in registered_ingestors().items() if name.startswith("bench_")}
         Worker(ingestors, concurrency=concurrency, using=self.alias).run()

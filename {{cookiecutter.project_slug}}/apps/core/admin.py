@@ -7,8 +7,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import LeaseLost
 from .models import InvalidTransition, Task
+from .tasks.exceptions import LeaseLost
 
 __all__ = ["TaskAdmin", "TaskStatusFilter"]
 

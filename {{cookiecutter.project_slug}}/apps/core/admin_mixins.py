@@ -33,8 +33,9 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import history, soft_delete
-from .expressions import HistoryEntries, HistoryLength
+from .audit import entries
+from .audit.expressions import HistoryEntries, HistoryLength
+from .softdelete import cascade
 
 __all__ = ["DeletedListFilter", "TimestampedAdminMixin", "TrackableAdminMixin"]
 
@@ -42,10 +43,10 @@ __all__ = ["DeletedListFilter", "TimestampedAdminMixin", "TrackableAdminMixin"]
 HISTORY_VALUE_MAX_CHARS = 200
 
 ACTION_LABELS = {
-    history.CREATE: _("Created"),
-    history.UPDATE: _("Changed"),
-    history.DELETE: _("Deleted"),
-    history.RESTORE: _("Restored"),
+    entries.CREATE: _("Created"),
+    entries.UPDATE: _("Changed"),
+    entries.DELETE: _("Deleted"),
+    entries.RESTORE: _("Restored"),
 }
 
 try:  # Django 6.1 places actions on the change list or the change form
@@ -94,9 +95,9 @@ class TrackableAdminMixin:
         total = _history_length(obj)
         if not total:
             return self.get_empty_value_display()
-        entries = _history_page(obj, total, 0, self.history_table_size)
-        table = _render_entries(self, obj, entries)
-        if total <= len(entries):
+        shown = _history_page(obj, total, 0, self.history_table_size)
+        table = _render_entries(self, obj, shown)
+        if total <= len(shown):
             return table
         url = reverse(
             f"{self.admin_site.name}:{obj._meta.app_label}_{obj._meta.model_name}_audit_trail", args=[quote(obj.pk)]
@@ -104,7 +105,7 @@ class TrackableAdminMixin:
         return format_html(
             "{}<p>{} <a href='{}'>{}</a></p>",
             table,
-            _("The latest %(shown)d of %(total)d changes.") % {"shown": len(entries), "total": total},
+            _("The latest %(shown)d of %(total)d changes.") % {"shown": len(shown), "total": total},
             url,
             _("See the full history"),
         )
@@ -119,7 +120,7 @@ class TrackableAdminMixin:
         total = _history_length(obj)
         paginator = Paginator(range(total), self.history_page_size)
         page = paginator.get_page(request.GET.get("page"))
-        entries = _history_page(obj, total, page.start_index() - 1, self.history_page_size) if total else []
+        shown = _history_page(obj, total, page.start_index() - 1, self.history_page_size) if total else []
         context = {
             **self.admin_site.each_context(request),
             "title": _("History of %(object)s") % {"object": obj},
@@ -127,7 +128,7 @@ class TrackableAdminMixin:
             "opts": self.model._meta,
             "object": obj,
             "page": page,
-            "table": _render_entries(self, obj, entries),
+            "table": _render_entries(self, obj, shown),
         }
         return TemplateResponse(request, "admin/core/audit_trail.html", context)
 
@@ -228,7 +229,7 @@ class TimestampedAdminMixin(TrackableAdminMixin):
         objs = list(objs)
         _real, _counts, _perms, protected = get_deleted_objects(objs, request, self.admin_site)
         using = objs[0]._state.db if objs else None
-        tree = soft_delete.preview(objs, using or "default")
+        tree = cascade.preview(objs, using or "default")
         model_count, perms_needed = {}, set()
         listed = self._listed(tree, request, model_count, perms_needed)
         return listed, model_count, perms_needed, protected
@@ -267,8 +268,8 @@ def _history_row(obj):
     return type(obj)._base_manager.db_manager(obj._state.db).filter(pk=obj.pk)
 
 
-def _render_entries(model_admin, obj, entries):
-    excluded = history.excluded_names(type(obj))
+def _render_entries(model_admin, obj, shown):
+    excluded = entries.excluded_names(type(obj))
     rows = [
         {
             "at": _format_at(entry.get("at")),
@@ -285,7 +286,7 @@ def _render_entries(model_admin, obj, entries):
                 if name not in excluded and not _empty_creation(entry, change)
             ],
         }
-        for entry in entries
+        for entry in shown
     ]
     return render_to_string(
         "admin/core/history_table.html", {"rows": rows, "empty": model_admin.get_empty_value_display()}
@@ -294,7 +295,7 @@ def _render_entries(model_admin, obj, entries):
 
 def _empty_creation(entry, change):
     """A create entry lists every tracked field; the empty ones say nothing."""
-    return entry.get("action") == history.CREATE and change.get("new") in (None, "", [], {})
+    return entry.get("action") == entries.CREATE and change.get("new") in (None, "", [], {})
 
 
 def _format_at(value):

@@ -7,13 +7,13 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self):
+        from .audit.cascades import watch
         from .models import TrackableModel
-        from .on_delete import watch
 
         # Foreign keys whose on_delete changes tracked rows outside QuerySet.update() get their entries this way.
         watch(TrackableModel)
 
         # Every installed app's ingestors.py registers its ingestors now, as admin.py registers its admin classes.
-        from .ingestors import autodiscover
+        from .tasks.ingestors import autodiscover
 
         autodiscover()

@@ -1,74 +1,8 @@
-"""The ingestor registry: which function runs the tasks of each `task_ingestor` name.
+"""The ingestor registry, at its public path: `from apps.core.ingestors import ingestor`.
 
-    # apps/billing/ingestors.py (every installed app's ingestors.py is imported at start-up, as admin.py is)
-    from apps.core.ingestors import ingestor
-
-    @ingestor("invoices")
-    def import_invoices(task):
-        ...  # return: the task is completed (and deleted); raise: it is failed, the error kept on it
-
-`python manage.py run_tasks` (apps/core/worker.py) claims the tasks of the registered ingestors and runs them.
+Defined in `tasks.ingestors`, with the rest of the task system.
 """
 
-from dataclasses import dataclass
-
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import autodiscover_modules
+from .tasks.ingestors import Ingestor, autodiscover, get_ingestor, ingestor, registered_ingestors
 
 __all__ = ["Ingestor", "autodiscover", "get_ingestor", "ingestor", "registered_ingestors"]
-
-_registry = {}
-
-
-@dataclass(frozen=True)
-class Ingestor:
-    name: str
-    function: object
-    # The Task subclass whose instance the function receives (None: Task itself).
-    model: type | None = None
-
-    @property
-    def path(self):
-        return f"{self.function.__module__}.{self.function.__qualname__}"
-
-
-def ingestor(name, *, model=None):
-    """Register the decorated function as the ingestor of tasks whose `task_ingestor` is `name`.
-
-    The function receives the claimed task, status "processing"; for tasks of a Task subclass (multi-table
-    inheritance), pass `model=MyTaskModel` and it receives that subclass's instance. Registering a second function
-    under a name already taken is a configuration error.
-    """
-    if not isinstance(name, str) or not name:
-        raise ImproperlyConfigured(f"An ingestor needs a non-empty name (the task_ingestor it handles), not {name!r}.")
-
-    def register(function):
-        entry = Ingestor(name, function, model)
-        existing = _registry.get(name)
-        if existing is not None and existing != entry:
-            raise ImproperlyConfigured(
-                f"Two ingestors are registered for {name!r}: {existing.path} and {entry.path}; a name can have one."
-            )
-        _registry[name] = entry
-        return function
-
-    return register
-
-
-def get_ingestor(name):
-    """The Ingestor registered as `name`; LookupError naming the registered ones when there is none."""
-    try:
-        return _registry[name]
-    except KeyError:
-        known = ", ".join(sorted(_registry)) or "none"
-        raise LookupError(f"No ingestor is registered as {name!r} (registered: {known}).") from None
-
-
-def registered_ingestors():
-    """{name: Ingestor} of every registered ingestor."""
-    return dict(_registry)
-
-
-def autodiscover():
-    """Import every installed app's `ingestors` module, so that their @ingestor decorators run."""
-    autodiscover_modules("ingestors")

@@ -1,6 +1,6 @@
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-from .current_user import request_context
+from .audit.current_user import request_context
 
 
 class CurrentUserMiddleware:

@@ -2,12 +2,12 @@
 
 - TrackableModel (abstract): who created and last changed a row, when, and a JSON history of every change.
 - TimestampedModel (abstract, a TrackableModel): date_added, date_updated and date_deleted, for soft delete.
-- Task: a unit of work moving pending -> processing -> processed (then deleted) or failed; defined in
-  `task_model.py` (claiming in `task_queries.py`, the worker in `worker.py`) and importable from here.
+- Task: a unit of work moving pending -> processing -> processed (then deleted) or failed.
 
-The models stay thin: the history's fields live in `fields.py`, what an instance remembers as stored in
-`tracker.py`, entries and their values in `history.py`, bulk writes in `querysets.py`, soft delete and its
-cascades in `soft_delete.py`, the acting user in `current_user.py`, the system checks in `checks.py`.
+The models stay thin; the machinery lives in three rooms beside this module: `audit/` (the history's field, the
+snapshot of what an instance holds as stored, entries, the SQL that appends them, the acting user), `softdelete/`
+(managers that hide deleted rows, the soft cascade and restore) and `tasks/` (the Task model, claiming, ingestors,
+the worker).
 """
 
 from asgiref.sync import sync_to_async
@@ -16,12 +16,17 @@ from django.db import models, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import checks, history, soft_delete, tracker
-from .django_internals import transaction_marker
-from .exceptions import InvalidTransition
-from .fields import DeletionDateField, HistoryField
-from .querysets import AliveManager, TimestampedManager, TrackableManager
-from .task_model import Task
+from .audit import checks as audit_checks
+from .audit import entries, tracker
+from .audit.django_internals import transaction_marker
+from .audit.fields import HistoryField
+from .audit.querysets import TrackableManager
+from .softdelete import cascade
+from .softdelete import checks as softdelete_checks
+from .softdelete.fields import DeletionDateField
+from .softdelete.managers import AliveManager, TimestampedManager
+from .tasks.exceptions import InvalidTransition
+from .tasks.models import Task
 
 __all__ = ["InvalidTransition", "Task", "TimestampedModel", "TrackableModel"]
 
@@ -113,7 +118,7 @@ class TrackableModel(models.Model):
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         with tracker.raw_history_reads():  # Django copies each field from a fresh instance: no history is loaded
             super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
-        tracker.remember_loaded(self, history.tracked_among(type(self), None if fields is None else set(fields)))
+        tracker.remember_loaded(self, entries.tracked_among(type(self), None if fields is None else set(fields)))
         if self.__dict__.get("history") is not tracker.NOT_LOADED:
             tracker.state_of(self).history_marker = transaction_marker(self._state.db)
 
@@ -123,7 +128,7 @@ class TrackableModel(models.Model):
 
     @classmethod
     def check(cls, **kwargs):
-        return [*super().check(**kwargs), *checks.check_trackable_model(cls)]
+        return [*super().check(**kwargs), *audit_checks.check_trackable_model(cls)]
 
     @classmethod
     def _update_stamps(cls, now, user):
@@ -185,14 +190,14 @@ class TimestampedModel(TrackableModel):
                 "A soft delete marks the whole row, its parents' part included: keep_parents=True cannot apply. "
                 "Use hard_delete(keep_parents=True) to delete only the child's own row."
             )
-        return soft_delete.delete(self, using or router.db_for_write(type(self), instance=self))
+        return cascade.delete(self, using or router.db_for_write(type(self), instance=self))
 
     delete.alters_data = True
 
     def restore(self, using=None):
         """Undo the soft delete of the row and of the children its deletion cascaded to, each with a "restore"
         entry. Returns the number of rows restored."""
-        return soft_delete.restore(self, using or router.db_for_write(type(self), instance=self))
+        return cascade.restore(self, using or router.db_for_write(type(self), instance=self))
 
     restore.alters_data = True
 
@@ -215,7 +220,7 @@ class TimestampedModel(TrackableModel):
         """The clash as Django reports it, unless only deleted rows hold the value: then the message says so, and
         that restoring the row is the other way out."""
         error = super().unique_error_message(model_class, unique_check)
-        if error.code in ("unique", "unique_together") and soft_delete.only_deleted_rows_clash(
+        if error.code in ("unique", "unique_together") and cascade.only_deleted_rows_clash(
             self, model_class, unique_check
         ):
             opts = model_class._meta
@@ -223,6 +228,10 @@ class TimestampedModel(TrackableModel):
             error.message = _("A deleted %(model)s already has this %(fields)s. Restore it, or choose another value.")
             error.params = {**error.params, "model": opts.verbose_name, "fields": " / ".join(labels)}
         return error
+
+    @classmethod
+    def check(cls, **kwargs):
+        return [*super().check(**kwargs), *softdelete_checks.check_timestamped_model(cls)]
 
     @classmethod
     def _update_stamps(cls, now, user):

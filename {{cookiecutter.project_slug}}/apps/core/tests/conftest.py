@@ -1,6 +1,6 @@
-import pytest
+"""Fixtures every room's tests share: users. A room with fixtures of its own keeps them in its conftest (tasks/conftest.py)."""
 
-from apps.core import ingestors
+import pytest
 
 from .factories import UserFactory
 
@@ -19,12 +19,3 @@ def other_user(db):
 def admin_user(db):
     """A superuser, replacing pytest-django's (which hashes a real password: slow by design, and not needed here)."""
     return UserFactory(is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def registry():
-    """The ingestor registry, restored after the test (whatever the test registered)."""
-    saved = dict(ingestors._registry)
-    yield ingestors._registry
-    ingestors._registry.clear()
-    ingestors._registry.update(saved)

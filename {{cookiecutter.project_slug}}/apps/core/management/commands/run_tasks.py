@@ -1,4 +1,4 @@
-"""`python manage.py run_tasks`: the worker process of the service (see apps/core/worker.py and the README)."""
+"""`python manage.py run_tasks`: the worker process of the service (see apps/core/tasks/worker/ and the README)."""
 
 import argparse
 import sys
@@ -6,8 +6,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
-from apps.core.ingestors import registered_ingestors
-from apps.core.worker import Worker
+from apps.core.tasks.ingestors import registered_ingestors
+from apps.core.tasks.worker import Worker
 
 
 def _number(kind, minimum, strict):

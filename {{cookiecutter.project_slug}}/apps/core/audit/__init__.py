@@ -1,0 +1,16 @@
+"""The audit trail: everything that writes and reads the history of a TrackableModel.
+
+- `fields`: HistoryField, whose `pre_save()` writes each save's entry (in the same statement as the save).
+- `tracker`: what an instance remembers as stored (the snapshot its changes are compared with), moved forward only
+  when a write commits.
+- `entries`: which fields are tracked, the stored form of a value, and the entries themselves.
+- `expressions`, `sql_entries`: the SQL that appends entries, per row or built by the database for a whole
+  QuerySet.update().
+- `querysets`: TrackableQuerySet and TrackableManager, so that update() and the bulk methods are audited too.
+- `cascades`: entries for rows that on_delete changes (SET_NULL, SET_DEFAULT) when another row is deleted.
+- `current_user`: the acting user (the request's, or one named with `acting_as`).
+- `checks`: system checks for mistakes that would weaken the trail.
+- `django_internals`: the one place that touches Django's private API, tested per supported version.
+
+This room imports nothing from `apps.core.softdelete` or `apps.core.tasks`: they build on it, never the reverse.
+"""

@@ -1,0 +1,55 @@
+"""Who is acting right now: the user behind the current request, or one named explicitly with `acting_as`.
+
+The value lives in a context variable, so it follows the code through sync and async views, threads started by
+asgiref, and never leaks into another request or thread. The request itself is stored rather than its user, and
+`request.user` is read only when a row is saved, so authentication that happens inside the view (API tokens, for
+instance) is seen.
+"""
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_acting_user = ContextVar("acting_user", default=None)
+_current_request = ContextVar("current_request", default=None)
+
+
+@contextmanager
+def acting_as(user):
+    """Attribute every save inside the block to `user` (or to nobody, with None); wins over the request's user."""
+    token = _acting_user.set(_Explicit(user))
+    try:
+        yield user
+    finally:
+        _acting_user.reset(token)
+
+
+def get_current_user():
+    """The acting user, or None when nobody (or an anonymous visitor) is acting.
+
+    Reading `request.user` may query the database (the session's user is loaded lazily), so from async code call
+    this through `sync_to_async`, as `Model.asave()` does.
+    """
+    explicit = _acting_user.get()
+    user = explicit.user if explicit is not None else getattr(_current_request.get(), "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return user
+
+
+@contextmanager
+def request_context(request):
+    """Make `request` the source of the acting user for the duration of the block (used by the middleware)."""
+    token = _current_request.set(request)
+    try:
+        yield request
+    finally:
+        _current_request.reset(token)
+
+
+class _Explicit:
+    """Wraps the user given to `acting_as`, so that `acting_as(None)` can be told apart from "not set"."""
+
+    __slots__ = ("user",)
+
+    def __init__(self, user):
+        self.user = user

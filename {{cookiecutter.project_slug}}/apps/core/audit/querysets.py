@@ -1,0 +1,260 @@
+"""QuerySets and managers of TrackableModel (TimestampedModel's build on these, in `softdelete.managers`).
+
+Every bulk write is audited like save(), and each keeps QuerySet's own behaviour, return value and errors:
+
+- update() locks and reads the rows it will change (by primary key, whatever the queryset's annotations, distinct
+  or grouping), lets Django run its own UPDATE on exactly those rows, and appends one entry per changed row in one
+  more statement per batch. Invalid input raises Django's own error before any transaction is opened.
+- bulk_create() gives each row its "create" entry (the history field does, as for save()); with
+  update_conflicts=True the rows it updates instead get an "update" entry, and their history is never replaced.
+- bulk_update() is Django's, which ends in the audited update() above.
+"""
+
+import contextlib
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connections, models, transaction
+
+from . import entries, sql_entries, tracker
+from .django_internals import PeerLinkingIterable, check_update
+from .expressions import EntriesByRow, append_entries, rows_among
+
+# Rows per batch when a write lists the rows it touches (passed as one array or JSON parameter).
+_BATCH = 10_000
+
+
+class TrackableQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._iterable_class = PeerLinkingIterable
+
+    def update(self, **values):
+        """Update the rows, stamp them, and record an "update" entry on each row whose tracked values change.
+        Returns the number of rows matched, as QuerySet.update() does."""
+        if "history" in values:
+            raise ValueError("The history is written by the audit trail; QuerySet.update() cannot set it.")
+        self._for_write = True
+        now, user = tracker.bulk_moment()
+        values = {**_stamps_not_given(self.model, now, user, values), **values}
+        tracked = _tracked(self.model, values)
+        if not tracked:
+            return super().update(**values)
+        check_update(self, values)
+        entry = entries.entry(entries.UPDATE, {}, user, now)
+        vendor = connections[self.db].vendor
+        if sql_entries.can_build(self.model, [field for field, _key in tracked], vendor):
+            # One statement: the database writes each row's entry from its old values (see sql_entries.py).
+            changes = [
+                (field, value if hasattr(value, "resolve_expression") else entries.stored_form(field, value, vendor))
+                for field, key in tracked
+                for value in [values[key]]
+            ]
+            return super().update(**values, history=sql_entries.AppendUpdateEntry(changes, entry))
+        with transaction.atomic(using=self.db, savepoint=False):
+            return _audited_update(self, values, tracked, entry)
+
+    update.alters_data = True
+
+    def bulk_create(
+        self,
+        objs,
+        batch_size=None,
+        ignore_conflicts=False,
+        update_conflicts=False,
+        update_fields=None,
+        unique_fields=None,
+    ):
+        """Insert the objects, each stamped and with its "create" entry. With update_conflicts=True, the rows that
+        already exist get an "update" entry for what changed instead, and keep their history."""
+        objs = list(objs)
+        self._for_write = True
+        now, user = tracker.bulk_moment()
+        upsert = update_conflicts and _concrete(self.model, unique_fields) and _concrete(self.model, update_fields)
+        if upsert:  # the history is never replaced; the rows updated are stamped
+            unique_fields = [self.model._meta.pk.name if name == "pk" else name for name in unique_fields]
+            update_fields = [name for name in update_fields if name != "history"]
+            update_fields += list(_stamps_not_given(self.model, now, user, update_fields))
+        # An upsert reads the rows it will update first: both in one transaction. A plain insert needs none of its
+        # own (Django opens one when it inserts in several batches).
+        atomic = transaction.atomic(using=self.db, savepoint=False) if upsert else contextlib.nullcontext()
+        with tracker.bulk_write(now, user), atomic:
+            existing = _lock_existing(self, objs, unique_fields, update_fields) if upsert else None
+            created = super().bulk_create(
+                objs,
+                batch_size=batch_size,
+                ignore_conflicts=ignore_conflicts,
+                update_conflicts=update_conflicts,
+                update_fields=update_fields,
+                unique_fields=unique_fields,
+            )
+            if upsert:
+                entry = entries.entry(entries.UPDATE, {}, user, now)
+                _record_upserted(self, objs, existing, unique_fields, update_fields, entry)
+        if not ignore_conflicts:
+            for obj in objs:
+                if obj.pk is not None:
+                    tracker.record_write(obj, tracker.snapshot(obj), replaces=True, using=self.db)
+        return created
+
+    bulk_create.alters_data = True
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        """Django's bulk_update(), whose UPDATE goes through the audited update(); `history` in `fields` is left
+        out (only the audit trail writes it)."""
+        objs = list(objs)
+        fields = list(fields)
+        if fields and set(fields) <= {"history"}:
+            raise ValueError("The history is written by the audit trail; bulk_update() cannot set it.")
+        fields = [name for name in fields if name != "history"]
+        now, user = tracker.bulk_moment()
+        with tracker.bulk_write(now, user):
+            updated = super().bulk_update(objs, fields, batch_size=batch_size)
+        written = entries.tracked_among(self.model, fields)
+        for obj in objs:
+            obj._stamp_update(now, user)
+            tracker.record_write(obj, tracker.snapshot(obj, written), replaces=False, using=self.db)
+        return updated
+
+    bulk_update.alters_data = True
+
+
+def _concrete(model, names):
+    """Whether `names` are all concrete fields of `model` ("pk" included): anything else is left to Django's own
+    bulk_create() to refuse, with its own error."""
+    if not names:
+        return False
+    for name in names:
+        if name == "pk":
+            continue
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        if not field.concrete or field.many_to_many:
+            return False
+    return True
+
+
+def _stamps_not_given(model, now, user, values):
+    """The audit stamps of this write, but for the fields the caller sets itself (by name or attname)."""
+    given = set()
+    for key in values:
+        with contextlib.suppress(FieldDoesNotExist):  # Django's own update reports it
+            given.add(model._meta.get_field(key).name)
+    return {
+        attname: value
+        for attname, value in model._update_stamps(now, user).items()
+        if model._meta.get_field(attname).name not in given
+    }
+
+
+def _tracked(model, values):
+    """[(field, key in values)] for the tracked fields among `values` (given by name or attname)."""
+    tracked = entries.tracked_fields(model)
+    found = []
+    for key in values:
+        try:
+            field = model._meta.get_field(key)
+        except FieldDoesNotExist:
+            continue  # Django's own update reports it
+        if field in tracked:
+            found.append((field, key))
+    return found
+
+
+def _audited_update(queryset, values, tracked, entry):
+    """Lock the rows `queryset` matches and read their tracked values, run Django's UPDATE on exactly those rows, and
+    append an entry to each row that changed: in that same UPDATE on PostgreSQL when the new values are known
+    beforehand, else in one more statement per batch. Returns the number of rows updated."""
+    model, using = queryset.model, queryset.db
+    connection = connections[using]
+    fields = [field for field, _key in tracked]
+    attnames = [field.attname for field in fields]
+    rows = model._base_manager.db_manager(using)
+    locked = rows.filter(pk__in=queryset.values("pk")).select_for_update().values_list("pk", *attnames)
+    before = {pk: _stored_forms(fields, old) for pk, *old in locked}
+    computed = any(hasattr(values[key], "resolve_expression") for _field, key in tracked)
+    new = None if computed else [entries.stored_form(field, values[key], connection.vendor) for field, key in tracked]
+    updated = 0
+    for pks in _batches(list(before)):
+        target = queryset.filter(pk__in=rows_among(model, pks, connection))
+        if computed:
+            updated += models.QuerySet.update(target, **values)
+            # The database computed the new values: read them back.
+            after = rows.filter(pk__in=rows_among(model, pks, connection)).values_list("pk", *attnames)
+            after = {pk: _stored_forms(fields, row) for pk, *row in after}
+            append_entries(model, using, entries.update_entries(fields, before, after, entry))
+            continue
+        by_row = entries.update_entries(fields, before, dict.fromkeys(pks, new), entry)
+        if connection.vendor == "postgresql":
+            updated += models.QuerySet.update(target, **values, history=EntriesByRow(model, by_row))
+        else:
+            updated += models.QuerySet.update(target, **values)
+            append_entries(model, using, by_row)
+    return updated
+
+
+def _stored_forms(fields, values):
+    return [entries.stored_form(field, value) for field, value in zip(fields, values, strict=True)]
+
+
+def _batches(pks):
+    for start in range(0, len(pks), _BATCH):
+        yield pks[start : start + _BATCH]
+
+
+def _unique_key(model, unique_fields, values):
+    return tuple(
+        entries.key(entries.stored_form(model._meta.get_field(name), value))
+        for name, value in zip(unique_fields, values, strict=True)
+    )
+
+
+def _lock_existing(queryset, objs, unique_fields, update_fields):
+    """{unique key: (pk, tracked values)} of the rows an upsert of `objs` will update, locked until it is done."""
+    model = queryset.model
+    fields = entries.tracked_among(model, update_fields)
+    unique = [model._meta.get_field(name) for name in unique_fields]
+    match = models.Q()
+    for obj in objs:
+        match |= models.Q(**{field.attname: getattr(obj, field.attname) for field in unique})
+    rows = model._base_manager.db_manager(queryset.db).filter(match).select_for_update()
+    found = rows.values_list("pk", *(field.attname for field in unique), *(field.attname for field in fields))
+    existing = {}
+    for pk, *values in found:
+        key_values, tracked_values = values[: len(unique)], values[len(unique) :]
+        existing[_unique_key(model, unique_fields, key_values)] = (pk, tracked_values)
+    return existing
+
+
+def _record_upserted(queryset, objs, existing, unique_fields, update_fields, entry):
+    """Append an "update" entry to each existing row the upsert changed."""
+    model = queryset.model
+    fields = entries.tracked_among(model, update_fields)
+    unique = [model._meta.get_field(name) for name in unique_fields]
+    vendor = connections[queryset.db].vendor
+    before, after = {}, {}
+    for obj in objs:
+        key = _unique_key(model, unique_fields, [getattr(obj, field.attname) for field in unique])
+        if key in existing:
+            pk, old_values = existing[key]
+            before[pk] = _stored_forms(fields, old_values)
+            after[pk] = [entries.stored_form(field, getattr(obj, field.attname), vendor) for field in fields]
+    append_entries(model, queryset.db, entries.update_entries(fields, before, after, entry))
+
+
+class HistoryDeferred:
+    """Rows are loaded without their history. It grows with every change and no write needs it (the database
+    appends to it), so reading it is paid only by code that reads it: `obj.history` fetches it on first access
+    (for the whole batch of rows it came with), and `.defer(None)` loads it with the rows.
+
+    Multi-table children load it with the row: Django builds their parent instance from the child's loaded fields,
+    which would otherwise cost a query each time."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset if self.model._meta.parents else queryset.defer("history")
+
+
+class TrackableManager(HistoryDeferred, models.Manager.from_queryset(TrackableQuerySet)):
+    pass

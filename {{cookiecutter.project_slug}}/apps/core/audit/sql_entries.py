@@ -1,0 +1,191 @@
+"""History entries of a QuerySet.update(), built by the database inside the UPDATE itself.
+
+In an UPDATE every expression sees the row as it was, so the database can compare each row's old value with its new
+one and append the entry (`{"at", "by", "by_name", "action", "changes": {field: {"old", "new"}}}`) in the very
+statement that writes the values: one statement for the whole queryset, nothing read into Python, and no row can
+change between reading its old value and writing it.
+
+The database spells each value in the JSON form `entries.stored_form()` gives it in Python, for the field types
+whose stored form it can spell exactly: integers, booleans, text, decimals, dates, datetimes (UTC), UUIDs, foreign
+keys to those, and JSON. An update of any other field type (or of a field in another table of a multi-table model)
+is audited in Python instead (see querysets.py).
+"""
+
+import json
+import re
+
+from django.conf import settings
+from django.db import models
+
+_TEXTS = (models.CharField, models.TextField)
+
+# How each database spells a value of each kind in its stored JSON form; {0} is the value's SQL.
+_SPELLINGS = {
+    "postgresql": {
+        "json": "({0})::jsonb",
+        "boolean": "to_jsonb(({0})::boolean)",
+        "integer": "to_jsonb(({0})::bigint)",
+        "text": "to_jsonb(({0})::text)",
+        "decimal": "to_jsonb((({0})::numeric({digits}, {places}))::text)",
+        # As Python's isoformat(timespec="microseconds") spells it in UTC.
+        "datetime": "to_jsonb(to_char(({0})::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'))",
+        "date": "to_jsonb(({0})::date::text)",
+        "uuid": "to_jsonb(({0})::uuid::text)",
+    },
+    "sqlite": {
+        "json": "json({0})",
+        "boolean": "(CASE WHEN ({0}) IS NULL THEN NULL WHEN ({0}) THEN json('true') ELSE json('false') END)",
+        "integer": "CAST(({0}) AS INTEGER)",
+        "text": "CAST(({0}) AS TEXT)",
+        "decimal": "(CASE WHEN ({0}) IS NULL THEN NULL ELSE printf('%%.{places}f', ({0})) END)",
+        # Django stores "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: six digits and "+00:00" added, as in Python.
+        "datetime": "(CASE WHEN ({0}) IS NULL THEN NULL ELSE replace(substr(({0}), 1, 19), ' ', 'T') || '.' || "
+        "substr(substr(({0}), 21) || '000000', 1, 6) || '+00:00' END)",
+        "date": "CAST(({0}) AS TEXT)",
+        # Django stores a UUID as 32 hex digits there.
+        "uuid": "(CASE WHEN ({0}) IS NULL THEN NULL ELSE lower(substr(({0}), 1, 8) || '-' || substr(({0}), 9, 4) || "
+        "'-' || substr(({0}), 13, 4) || '-' || substr(({0}), 17, 4) || '-' || substr(({0}), 21, 12)) END)",
+    },
+}
+
+_STATEMENTS = {
+    "postgresql": {
+        "empty": "'" + "{}" + "'::jsonb",  # (written so that cookiecutter's Jinja, which renders this file, leaves it)
+        "given": "({0})::jsonb",
+        "differ": "({old} IS DISTINCT FROM {new})",
+        # A value the database computes is compared as the column stores it (cast to its type): cheaper than
+        # comparing JSON forms, and as strict.
+        "differ_stored": "(({old}) IS DISTINCT FROM ({new})::{db_type})",
+        "change": "CASE WHEN {differ} THEN jsonb_build_object({name}::text, jsonb_build_object('old', {old}, "
+        "'new', {new})) ELSE {empty} END",
+        "changes": "({empty} || {parts})",
+        "join": " || ",
+        "single": "jsonb_build_object({name}::text, jsonb_build_object('old', {old}, 'new', {new}))",
+        # The same head for every row (when, by whom, what), one parameter; only the changes are built per row.
+        "entry": "({head}::jsonb || jsonb_build_object('changes', {changes}))",
+        "append": "CASE WHEN {changed} THEN COALESCE({history}, '[]'::jsonb) || {entry} ELSE {history} END",
+    },
+    "sqlite": {
+        "empty": "json('" + "{}" + "')",
+        "given": "json({0})",
+        "differ": "(json_quote({old}) IS NOT json_quote({new}))",
+        # [name, change] pairs gathered into one object (json_patch would drop the changes' null values).
+        "change": "CASE WHEN {differ} THEN json_array({name}, json_object('old', {old}, 'new', {new})) END",
+        "changes": "(SELECT json_group_object(pair.value ->> 0, json(pair.value -> 1)) "
+        "FROM json_each(json_array({parts})) AS pair WHERE pair.type = 'array')",
+        "join": ", ",
+        "single": "json_object({name}, json_object('old', {old}, 'new', {new}))",
+        "entry": "json_set({head}, '$.changes', json({changes}))",
+        "append": "CASE WHEN {changed} THEN json_insert(COALESCE({history}, '[]'), '$[#]', {entry}) ELSE {history} END",
+    },
+}
+
+
+def can_build(model, fields, vendor):
+    """Whether the database can write the entry for an update of `fields` (all in the history's own table)."""
+    table = model._meta.get_field("history").model
+    return vendor in _SPELLINGS and all(field.model is table and _kind(field) is not None for field in fields)
+
+
+class AppendUpdateEntry(models.Expression):
+    """`history || [entry]` for each row whose tracked values change, `history` otherwise.
+
+    `changes` is [(field, new value)]: the new value is an expression (the database computes it, and spells its
+    JSON form) or the JSON form of a constant (computed once, in Python, by `entries.stored_form()`).
+    """
+
+    output_field = models.JSONField()
+
+    def __init__(self, changes, entry):
+        super().__init__()
+        self.fields = [field for field, _value in changes]
+        self.computed = [hasattr(value, "resolve_expression") for _field, value in changes]
+        self.expressions = [models.F("history")]
+        for (field, value), computed in zip(changes, self.computed, strict=True):
+            self.expressions.append(models.F(field.attname))
+            self.expressions.append(value if computed else models.Value(json.dumps(value)))
+        self.entry = entry
+
+    def get_source_expressions(self):
+        return self.expressions
+
+    def set_source_expressions(self, exprs):
+        self.expressions = list(exprs)
+
+    def as_sql(self, compiler, connection):
+        spelling, statement = _SPELLINGS[connection.vendor], _STATEMENTS[connection.vendor]
+        history, history_params = compiler.compile(self.expressions[0])
+        differ, parts, empty = [], [], _Sql(statement["empty"])
+        for index, field in enumerate(self.fields):
+            kind = _kind(field)
+            template = spelling[kind[0]] if isinstance(kind, tuple) else spelling[kind]
+            places = {"places": kind[1], "digits": kind[2]} if isinstance(kind, tuple) else {}
+            column_sql, column_params = compiler.compile(self.expressions[1 + 2 * index])
+            old = _Sql.spelled(template, column_sql, column_params, **places)
+            new_sql, new_params = compiler.compile(self.expressions[2 + 2 * index])
+            new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
+            if self.computed[index] and "differ_stored" in statement:
+                template = statement["differ_stored"].replace("{db_type}", field.cast_db_type(connection))
+                test = _Sql.of(template, old=_Sql(column_sql, column_params), new=_Sql(new_sql, new_params))
+            else:
+                test = _Sql.of(statement["differ"], old=old, new=new)
+            differ.append(test)
+            name = _Sql("%s", [field.name])
+            if len(self.fields) == 1:  # the entry is written only when this one field changed
+                changes = _Sql.of(statement["single"], name=name, old=old, new=new)
+            else:
+                parts.append(_Sql.of(statement["change"], differ=test, name=name, old=old, new=new, empty=empty))
+        if parts:
+            joined = _Sql(
+                statement["join"].join(part.sql for part in parts), [p for part in parts for p in part.params]
+            )
+            changes = _Sql.of(statement["changes"], parts=joined, empty=empty)
+        head = {name: value for name, value in self.entry.items() if name != "changes"}
+        entry = _Sql.of(statement["entry"], changes=changes, head=_Sql("%s", [json.dumps(head)]))
+        changed = _Sql(" OR ".join(test.sql for test in differ), [p for test in differ for p in test.params])
+        history = _Sql(history, history_params)
+        result = _Sql.of(statement["append"], changed=changed, history=history, entry=entry)
+        return result.sql, tuple(result.params)
+
+
+class _Sql:
+    """A piece of SQL and its parameters, in the order the placeholders appear."""
+
+    def __init__(self, sql, params=()):
+        self.sql, self.params = sql, list(params)
+
+    @classmethod
+    def spelled(cls, template, sql, params, **extra):
+        """`template` with {0} (possibly repeated) filled by `sql`: its parameters are repeated alike."""
+        return cls(template.format(sql, **extra), list(params) * template.count("{0}"))
+
+    @classmethod
+    def of(cls, template, **parts):
+        """`template` with its {name} parts filled; the parameters follow the parts in the order they appear."""
+        params = [param for match in _PART.finditer(template) for param in parts[match.group(1)].params]
+        return cls(template.format(**{name: part.sql for name, part in parts.items()}), params)
+
+
+_PART = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
+
+
+def _kind(field):
+    if isinstance(field, models.ForeignKey):
+        return _kind(field.target_field)
+    if isinstance(field, models.JSONField):
+        return "json"
+    if isinstance(field, models.BooleanField):
+        return "boolean"
+    if isinstance(field, models.IntegerField):  # all of them, auto fields included
+        return "integer"
+    if isinstance(field, _TEXTS):
+        return "text"
+    if isinstance(field, models.DecimalField):
+        return ("decimal", field.decimal_places, field.max_digits)
+    if isinstance(field, models.DateTimeField):
+        return "datetime" if settings.USE_TZ else None
+    if isinstance(field, models.DateField):
+        return "date"
+    if isinstance(field, models.UUIDField):
+        return "uuid"
+    return None

@@ -1,0 +1,289 @@
+"""What a TrackableModel instance remembers as stored, and the saves it is in the middle of.
+
+The old values of a change come from a snapshot, not from a SELECT: the tracked values as loaded (`from_db`), moved
+forward by each write the instance makes. A write moves the snapshot forward only for as long as it can still
+commit: each one is a layer tied to the transaction marker of its moment (see `django_internals`), and a layer whose
+transaction or savepoint rolled back is dropped the next time the snapshot is read. So after a rollback the instance
+diffs against what the database really holds, and a retried save records its change again, exactly once.
+
+The snapshot keeps immutable values as they are (an untouched field is the very same object at save time, which is
+the cheap common case) and values that can change in place (JSON containers, files) as their stored form, so that
+in-place edits show as changes.
+"""
+
+import contextlib
+import contextvars
+import datetime
+import decimal
+import uuid
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+from django.db.models.signals import class_prepared, post_save
+from django.utils import timezone
+
+from . import entries
+from .current_user import get_current_user
+from .django_internals import transaction_marker
+
+# (now, user) shared by every object of one bulk_create.
+_bulk_write = contextvars.ContextVar("bulk_write", default=None)
+# Set while Django copies field values between instances (refresh_from_db): a history not loaded stays not loaded.
+_raw_history_reads = contextvars.ContextVar("raw_history_reads", default=False)
+
+# Values that cannot change in place: remembered as they are (identity then proves a field untouched).
+_IMMUTABLE = (str, int, float, decimal.Decimal, datetime.date, datetime.time, datetime.timedelta, uuid.UUID, bytes)
+
+
+class _Stored:
+    """A value that can change in place (a JSON container, a file), remembered in its stored form."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+@dataclass(eq=False)
+class Layer:
+    values: dict
+    replaces: bool  # a create: the row holds exactly these values, whatever was known before
+    marker: object = None  # None: outside a transaction, so already committed
+
+
+@dataclass(eq=False)
+class Write:
+    """One save() of one instance: when, by whom, which fields; the layer it adds once it has run."""
+
+    using: str
+    update_fields: frozenset | None
+    now: object = dataclass_field(default_factory=timezone.now)
+    user: object = dataclass_field(default_factory=get_current_user)
+    layer: Layer | None = None
+    creation: list | None = None
+    done: bool = False
+
+
+class StoredState:
+    """The snapshot of one instance: a base (as loaded) and the layers of its writes since."""
+
+    __slots__ = ("base", "history_marker", "layers", "writes")
+
+    def __init__(self, base=None):
+        self.base = base or {}
+        self.layers = []
+        self.writes = []
+        self.history_marker = None
+
+    def values(self):
+        """{attname: stored value} as the database holds it now, as far as this instance knows."""
+        self.layers = [layer for layer in self.layers if layer.marker is None or layer.marker.alive]
+        while self.layers and (self.layers[0].marker is None or self.layers[0].marker.committed):
+            self._fold(self.layers.pop(0))
+        if not self.layers:
+            return self.base
+        current = dict(self.base)
+        for layer in self.layers:
+            if layer.replaces:
+                current = {}
+            current.update(layer.values)
+        return current
+
+    def add(self, layer):
+        if layer.marker is None and not self.layers:
+            self._fold(layer)
+        else:
+            self.layers.append(layer)
+
+    def _fold(self, layer):
+        self.base = dict(layer.values) if layer.replaces else {**self.base, **layer.values}
+
+    def portable(self):
+        """A copy with what is known now and no ties to this process's connections (for pickling and copies)."""
+        return StoredState(self.values())
+
+
+def known_values(instance):
+    """The stored values this instance knows of (empty for an instance never loaded nor saved)."""
+    state = instance.__dict__.get("_stored")
+    return state.values() if state is not None else {}
+
+
+def state_of(instance):
+    state = instance.__dict__.get("_stored")
+    if state is None:
+        state = instance.__dict__["_stored"] = StoredState()
+    return state
+
+
+def snapshot(instance, fields=None):
+    """{attname: value} of the tracked fields the instance holds (deferred ones are left out)."""
+    loaded = instance.__dict__
+    return {
+        field.attname: _remembered(field, loaded[field.attname])
+        for field in (entries.tracked_fields(type(instance)) if fields is None else fields)
+        if field.attname in loaded
+    }
+
+
+def remember_loaded(instance, fields=None):
+    """Called when values come from the database: they are what is stored."""
+    values = snapshot(instance, fields)
+    state = instance.__dict__.get("_stored")
+    if state is None:
+        instance.__dict__["_stored"] = StoredState(values)
+        return
+    state.add(Layer(values, replaces=False, marker=transaction_marker(instance._state.db)))
+
+
+def changes(instance, only=None, vendor=None):
+    """The update entry's changes: each tracked field (of `only`, when given) whose value differs from the stored
+    one. A field whose stored value is unknown (an instance built by hand for an existing row, a deferred field
+    assigned later) is listed with old null: a write the snapshot cannot explain is recorded, never skipped."""
+    stored = state_of(instance).values()
+    found = {}
+    for field in entries.tracked_among(type(instance), only):
+        if field.attname not in instance.__dict__:
+            continue  # deferred: not being written
+        value = instance.__dict__[field.attname]
+        if field.attname in stored:
+            change = _change(field, stored[field.attname], value, vendor)
+        else:
+            change = None, entries.stored_form(field, value, vendor)
+        if change is not None:
+            found[field.name] = {"old": change[0], "new": change[1]}
+    return found
+
+
+def unchanged(instance, field):
+    """Whether the instance holds for `field` the value the database is known to hold."""
+    stored = state_of(instance).values()
+    if field.attname not in stored or field.attname not in instance.__dict__:
+        return False
+    return _change(field, stored[field.attname], instance.__dict__[field.attname]) is None
+
+
+def _change(field, old, value, vendor=None):
+    """(old, new) in their stored forms when `value` differs from the remembered `old`; None when it does not."""
+    if value is old:
+        return None
+    old = old.value if isinstance(old, _Stored) else entries.stored_form(field, old, vendor)
+    new = entries.stored_form(field, value, vendor)
+    return None if entries.key(old) == entries.key(new) else (old, new)
+
+
+@contextlib.contextmanager
+def writing(instance, using, update_fields):
+    """The scope of one save() of `instance`: yields its Write, which the history field fills in while Django
+    saves, and keeps its layer once the write has run (see `_confirm`); a save that raises before its statement ran
+    leaves the snapshot as it was."""
+    state = state_of(instance)
+    write = Write(using, None if update_fields is None else frozenset(update_fields))
+    _confirm(instance, state)  # a save from a post_save receiver: the outer write has run
+    state.writes.append(write)
+    # Django saves only the loaded fields of an instance with deferred ones. The history is written by the database
+    # (it appends), never from this value, so it counts as loaded: a plain save() stays a full save.
+    instance.__dict__.setdefault("history", NOT_LOADED)
+    try:
+        yield write
+        _confirm(instance, state)
+    finally:
+        state.writes.remove(write)
+
+
+def current_write(instance):
+    state = instance.__dict__.get("_stored")
+    return state.writes[-1] if state is not None and state.writes else None
+
+
+@contextlib.contextmanager
+def bulk_write(now, user):
+    """Share one (now, user) among all the rows of one bulk operation."""
+    token = _bulk_write.set((now, user))
+    try:
+        yield
+    finally:
+        _bulk_write.reset(token)
+
+
+def bulk_moment():
+    return _bulk_write.get() or (timezone.now(), get_current_user())
+
+
+def record_write(instance, values, *, replaces, using):
+    """Move the snapshot forward with a write made outside save() (bulk operations, soft delete, restore)."""
+    state_of(instance).add(Layer(values, replaces, transaction_marker(using)))
+    forget_history(instance)
+
+
+def forget_history(instance):
+    """The in-memory history no longer matches the database: read it again on next access."""
+    instance.__dict__["history"] = NOT_LOADED
+
+
+@contextlib.contextmanager
+def raw_history_reads():
+    """Reading a history that is not loaded gives NOT_LOADED instead of loading it (while Django copies values)."""
+    token = _raw_history_reads.set(True)
+    try:
+        yield
+    finally:
+        _raw_history_reads.reset(token)
+
+
+def reading_raw_history():
+    return _raw_history_reads.get()
+
+
+def _confirm(instance, state):
+    """Keep the layers of the writes that have run. The in-memory history follows: a created row's is its first
+    entry (trusted while the write can still commit), any other's is read again when next needed."""
+    for write in state.writes:
+        if write.layer is not None and not write.done:
+            write.done = True
+            write.layer.marker = transaction_marker(write.using)
+            state.add(write.layer)
+            if write.creation is not None:
+                instance.__dict__["history"] = list(write.creation)
+                state.history_marker = write.layer.marker
+            else:
+                forget_history(instance)
+
+
+def _remembered(field, value):
+    if value is None or isinstance(value, _IMMUTABLE):
+        return value
+    return _Stored(entries.stored_form(field, value))
+
+
+def _written(sender, instance, raw, **kwargs):
+    """post_save: the write has run. Confirmed before any receiver of the project's (connected later) can save the
+    same instance again, so that save diffs against this one."""
+    state = instance.__dict__.get("_stored")
+    if state is not None and state.writes:
+        _confirm(instance, state)
+
+
+def _watch(sender, **kwargs):
+    """class_prepared: each audited model (proxies too) gets the post_save receiver above, as it is defined, so it
+    comes before the receivers a project connects for it; models that are not audited get none."""
+    if getattr(sender, "history_bookkeeping_fields", None) is not None and not sender._meta.abstract:
+        post_save.connect(_written, sender=sender, weak=False, dispatch_uid=f"audit-trail-{sender._meta.label}")
+
+
+class_prepared.connect(_watch, dispatch_uid="apps.core.audit.tracker.watch")
+
+
+class _NotLoaded:
+    """Stands for a history that is in the database but not in memory. It sits in the instance's __dict__ where the
+    value would, so Django never counts the history among deferred fields (which would narrow saves and
+    refresh_from_db() to the other fields); the history field's descriptor loads it when it is read."""
+
+    def __repr__(self):
+        return "NOT_LOADED"
+
+    def __reduce__(self):
+        return "NOT_LOADED"
+
+
+NOT_LOADED = _NotLoaded()

@@ -1,0 +1,239 @@
+"""The worker's main thread: starts the slots, renews leases, recovers dead workers' tasks, wakes idle slots, and
+drains on a stop (see the package docstring)."""
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+
+from ..models import Task
+from .slots import Slot, log_fields
+from .stopping import StopSignals
+from .waking import Listener, Waker
+
+logger = logging.getLogger(__package__)
+
+# How often a worker looks for expired leases, at most (and at least every tenth of its own lease); also how often
+# idle slots look for work when LISTEN/NOTIFY wakes them (a safety net: a notification is never needed twice).
+RECOVERY_INTERVAL = 5.0
+
+
+class Worker:
+    """Runs the tasks of `ingestors` ({name: Ingestor}) until stopped; see the package docstring."""
+
+    def __init__(
+        self,
+        ingestors,
+        *,
+        concurrency=1,
+        burst=False,
+        lease=300.0,
+        max_attempts=3,
+        stop_timeout=30.0,
+        poll_interval=1.0,
+        using=DEFAULT_DB_ALIAS,
+        identity=None,
+    ):
+        if not ingestors:
+            raise ValueError("A worker needs at least one ingestor to serve.")
+        self.ingestors = dict(ingestors)
+        self.concurrency = concurrency
+        self.burst = burst
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.stop_timeout = stop_timeout
+        self.poll_interval = poll_interval
+        self.using = using
+        self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
+        self.abandoned = []  # tasks still running when stop_timeout ran out
+        self.stopping = False
+        self._running = {}  # pk -> task, for the main thread's lease renewals
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # idle slots wait on it
+        self._wakes = 0  # how many times the idle slots were woken, so that a wake between two looks is not lost
+        self._active_slots = 0
+        self._idle_slots = 0  # slots waiting for work: only then does the main thread read notifications
+        self._crashed = False
+        self._waker = None
+        self._signals = None
+
+    def run(self):
+        """Serve until stopped, or in burst mode until no task is left to claim; return the exit code."""
+        self._waker = Waker(Listener.for_database(self.using))
+        self._signals = StopSignals(on_first=self._stop_requested, wakeup_fd=self._waker.write_fd)
+        try:
+            with self._signals:
+                self._recover_expired()
+                while True:
+                    self._start_slots()
+                    self._supervise()
+                    # A burst worker whose slots found nothing left ends here, unless dead workers' tasks came back.
+                    if self.stopping or not self.burst or not self._recover_expired()[0]:
+                        break
+                self._announce_stop()
+                code = self._drain()
+            return 1 if self._crashed else code
+        finally:
+            self._waker.close()
+
+    def stop(self):
+        """Stop claiming; running tasks finish (what the first SIGTERM does)."""
+        self.stopping = True
+        self._wake_slots()
+        if self._waker is not None:
+            self._waker.wake()
+
+    # What the slots call.
+
+    def register(self, task):
+        with self._lock:
+            self._running[task.pk] = task
+
+    def unregister(self, pk):
+        with self._lock:
+            self._running.pop(pk, None)
+
+    def wakes(self):
+        """How many times the idle slots were woken so far: a slot reads it before it looks for work."""
+        with self._work:
+            return self._wakes
+
+    def sleep_unless_woken_since(self, wakes):
+        """Sleep until woken (or a safety-net timeout), unless a wake came since the slot read `wakes()`."""
+        timeout = RECOVERY_INTERVAL if self._waker.listening else self.poll_interval
+        with self._work:
+            if self._wakes == wakes and not self.stopping:  # nothing happened since the claim found nothing
+                self._idle_slots += 1
+                if self._idle_slots == 1:
+                    self._waker.wake()  # so that the main thread listens again
+                self._work.wait(timeout)
+                self._idle_slots -= 1
+
+    def database_unavailable(self, error):
+        """Log it and drop this thread's connection: the next query reconnects, after a poll interval."""
+        logger.error("Database unavailable (%s); retrying in %s s.", str(error).strip(), self.poll_interval)
+        connections[self.using].close()
+
+    def crash(self):
+        self._crashed = True
+        self.stop()
+
+    def slot_ended(self):
+        with self._lock:
+            self._active_slots -= 1
+        self._waker.wake()
+
+    # The main thread.
+
+    def _stop_requested(self):
+        # Called from the signal handler: only a flag (see StopSignals).
+        self.stopping = True
+
+    def _start_slots(self):
+        # Daemon threads: a task still running when stop_timeout runs out does not keep the process alive.
+        self._active_slots = self.concurrency
+        for index in range(self.concurrency):
+            threading.Thread(target=Slot(self).run, name=f"task-slot-{index}", daemon=True).start()
+
+    def _supervise(self):
+        """Renew leases, recover expired ones and wake idle slots on notifications, until stopped (or, in burst
+        mode, until every slot has found nothing to claim)."""
+        recover_every = min(RECOVERY_INTERVAL, max(self.lease / 10, 0.05))
+        renew_every = self.lease / 3
+        next_recovery = time.monotonic() + recover_every
+        next_renewal = time.monotonic() + renew_every
+        while not self.stopping:
+            if self.burst and not self._slots_left():
+                return
+            try:
+                now = time.monotonic()
+                if now >= next_recovery:
+                    if any(self._recover_expired()):
+                        self._wake_slots()
+                    next_recovery = now + recover_every
+                if now >= next_renewal:
+                    self._renew_leases()
+                    next_renewal = now + renew_every
+            except (OperationalError, InterfaceError) as error:
+                self.database_unavailable(error)
+                self._waker.wait(self.poll_interval)
+                continue
+            # While every slot is busy, notifications wait unread in the socket (a busy worker spends nothing on them);
+            # the first slot to go idle wakes this thread, which then reads them all at once.
+            with self._lock:
+                listen = self._idle_slots > 0
+            if self._waker.wait(min(next_recovery, next_renewal) - time.monotonic(), listen=listen):
+                self._wake_slots()
+
+    def _drain(self):
+        """After a stop: let the running tasks finish, renewing their leases, for up to stop_timeout seconds."""
+        deadline = time.monotonic() + self.stop_timeout
+        next_renewal = time.monotonic() + self.lease / 3
+        while self._slots_left() and (now := time.monotonic()) < deadline:
+            if now >= next_renewal:
+                self._renew_leases()
+                next_renewal = now + self.lease / 3
+            self._waker.wait(min(deadline, next_renewal) - now)
+        with self._lock:
+            self.abandoned = sorted(self._running.values(), key=lambda task: task.pk)
+        if self.abandoned:
+            logger.warning(
+                "Stopped with %d task(s) still running after %s s (--stop-timeout): %s; their leases will expire "
+                "and another worker will run them again.",
+                len(self.abandoned),
+                self.stop_timeout,
+                ", ".join(str(task.pk) for task in self.abandoned),
+            )
+        return 0  # a graceful stop, as asked: what was still running is safe under its lease
+
+    def _slots_left(self):
+        with self._lock:
+            return self._active_slots
+
+    def _wake_slots(self):
+        with self._work:
+            self._wakes += 1
+            self._work.notify_all()
+
+    def _recover_expired(self):
+        requeued, failed = Task.objects.db_manager(self.using).recover_expired(
+            self.max_attempts, task_ingestors=list(self.ingestors)
+        )
+        if requeued or failed:
+            logger.warning(
+                "Leases expired: %d task(s) put back to pending, %d failed after %d attempts.",
+                requeued,
+                failed,
+                self.max_attempts,
+            )
+        return requeued, failed
+
+    def _renew_leases(self):
+        with self._lock:
+            running = list(self._running.values())
+        for task in running:
+            if not task.renew_lease(self.lease):
+                logger.warning(
+                    "Task %s lost its lease (attempt %s): another worker may be running it now.",
+                    task.pk,
+                    task.attempts,
+                    extra=log_fields(task),
+                )
+
+    def _announce_stop(self):
+        """After a signal, in the main thread: say what happens now, and wake the idle slots so that they exit."""
+        signalled = self._signals.received if self._signals is not None else None
+        if signalled:
+            with self._lock:
+                running = len(self._running)
+            logger.info(
+                "%s: claiming no more tasks; waiting up to %s s for %d running (%s again exits at once).",
+                signalled,
+                self.stop_timeout,
+                running,
+                signalled,
+            )
+        self._wake_slots()

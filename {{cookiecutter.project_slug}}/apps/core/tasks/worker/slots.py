@@ -1,0 +1,150 @@
+"""A slot: one thread of a worker, with its own database connection, running one task at a time."""
+
+import logging
+import time
+import traceback
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+
+from ...audit.current_user import acting_as
+from ..exceptions import InvalidTransition, LeaseLost
+from ..models import Task
+
+logger = logging.getLogger(__package__)
+
+
+class Slot:
+    """Claims a task, runs it, finishes it and claims the next in the same transaction (one commit per task), until
+    the worker stops (or, in burst mode, until nothing is left to claim)."""
+
+    def __init__(self, worker):
+        self.worker = worker
+
+    def run(self):
+        worker = self.worker
+        try:
+            task = None
+            while not worker.stopping:
+                task = task or self._next_task()
+                if task is None:
+                    break
+                task = self._execute(task)
+        except Exception:
+            # A bug or a broken database, not a task's failure: stop the worker (exit code 1) so that its
+            # supervisor restarts it, rather than serve on with a slot fewer.
+            logger.exception("A task slot stopped on an unexpected error; stopping the worker.")
+            worker.crash()
+        finally:
+            connections.close_all()  # this thread's own connections
+            worker.slot_ended()
+
+    def claim(self, register=True):
+        """One task for this slot, as its ingestor's model, registered as running unless told not to; or None."""
+        worker = self.worker
+        claimed = Task.objects.db_manager(worker.using).claim(
+            1, task_ingestors=list(worker.ingestors), worker=worker.identity, lease=worker.lease
+        )
+        if not claimed:
+            return None
+        task = claimed[0]
+        model = worker.ingestors[task.task_ingestor].model
+        if model is not None and not isinstance(task, model):
+            task = model._base_manager.db_manager(worker.using).filter(pk=task.pk).first() or task
+        if register:
+            worker.register(task)
+        return task
+
+    def _next_task(self):
+        """Claim a task, sleeping until woken while there is none; None once stopping (or, in burst mode, when
+        there is nothing to claim)."""
+        worker = self.worker
+        while not worker.stopping:
+            wakes = worker.wakes()
+            try:
+                task = self.claim()
+            except (OperationalError, InterfaceError) as error:
+                worker.database_unavailable(error)
+                task = None
+            if task is not None or worker.burst:
+                return task
+            worker.sleep_unless_woken_since(wakes)
+        return None
+
+    def _execute(self, task):
+        """Run the task's ingestor and finish the task; return the next task claimed meanwhile, if any."""
+        ingestor = self.worker.ingestors[task.task_ingestor]
+        fields = log_fields(task)
+        logger.info("Task %s started (ingestor %r, attempt %s)", task.pk, ingestor.name, task.attempts, extra=fields)
+        started = time.monotonic()
+        try:
+            with acting_as(getattr(task, "acting_user", None)):
+                ingestor.function(task)
+        except Exception as error:
+            return self._finish(task, fields, started, failure=error)
+        except BaseException:
+            logger.exception("Task %s interrupted; its lease will expire.", task.pk, extra=fields)
+            raise
+        return self._finish(task, fields, started)
+
+    def _finish(self, task, fields, started, failure=None):
+        """Complete or fail the task (unless its attempt lost the lease) and, unless stopping, claim the next task in
+        the same transaction: one commit for both. Log one line; return the next task or None."""
+        worker = self.worker
+        forget_broken_connection(worker.using)
+        duration = time.monotonic() - started
+        pk = fields["task_id"]  # the task's own pk is None once completing deleted it
+        fields = {**fields, "duration": duration}
+        where = f"(ingestor {task.task_ingestor!r}, attempt {task.attempts})"
+        next_task = None
+        try:
+            with transaction.atomic(using=worker.using):
+                if failure is None:
+                    task.complete_processing()
+                else:
+                    task.fail_processing(error="".join(traceback.format_exception(failure)))
+                if not worker.stopping:
+                    next_task = self.claim(register=False)
+        except LeaseLost as lost:
+            logger.warning(
+                "Task %s finished after %.3f s %s but lost its lease: %s", pk, duration, where, lost, extra=fields
+            )
+            return None
+        except InvalidTransition as refused:
+            logger.warning("Task %s finished after %.3f s %s: %s", pk, duration, where, refused, extra=fields)
+            return None
+        except DatabaseError as error:
+            forget_broken_connection(worker.using)
+            logger.error(
+                "Task %s finished after %.3f s %s, but its outcome could not be saved (%s); its lease will expire.",
+                pk,
+                duration,
+                where,
+                error,
+                extra=fields,
+            )
+            return None
+        finally:
+            worker.unregister(pk)
+        if next_task is not None:
+            worker.register(next_task)  # only now: had the transaction rolled back, the claim would have too
+        if failure is None:
+            logger.info("Task %s completed in %.3f s %s", pk, duration, where, extra=fields)
+        else:
+            summary = "".join(traceback.format_exception_only(failure)).strip().replace("\n", " ")
+            logger.error("Task %s failed in %.3f s %s: %s", pk, duration, where, summary, extra=fields)
+        return next_task
+
+
+def log_fields(task):
+    """Structured logging fields of a task, for handlers that keep them (JSON formatters, Sentry)."""
+    return {"task_id": task.pk, "ingestor": task.task_ingestor, "attempt": task.attempts}
+
+
+def forget_broken_connection(using):
+    """After a database error, drop this thread's connection if it is no longer usable (it reconnects on next use)."""
+    connection = connections[using]
+    if connection.connection is not None and connection.errors_occurred and not connection.in_atomic_block:
+        if connection.is_usable():
+            connection.errors_occurred = False
+        else:
+            connection.close()
