@@ -52,7 +52,7 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
 # Django's own tests with their models switched to the base models, for each Django version on SQLite and PostgreSQL,
-# against compat/expected_differences.toml (README: Compatibility with Django's own tests). `make test` runs it too.
+# against compat/expected_differences.toml (docs/testing.md: Compatibility with Django's own tests). `make test` runs it too.
 # Narrow it with COMPAT_ARGS, e.g. make test-compat COMPAT_ARGS="--django 5.2 --database sqlite --label basic".
 .PHONY: test-compat
 test-compat: $(INSTALLED)
