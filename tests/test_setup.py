@@ -145,33 +145,92 @@ def test_without_a_suitable_python_the_makefile_says_which_one_in_a_sentence(bak
     assert not (checkout / ".venv").exists()
 
 
-def test_make_app_creates_an_app_that_passes_lint_and_its_test(fresh_clone):
+# make app's three bases: (arguments, the model's class line, the admin's class line, list_display, its tests).
+APP_BASES = {
+    "timestamped": (
+        ["name=notes"],
+        "class Note(TimestampedModel)",
+        "class NoteAdmin(TimestampedAdminMixin, admin.ModelAdmin)",
+        'list_display = ("title", "date_updated", "updated_by")',
+        "2 passed",
+    ),
+    "trackable": (
+        ["name=ledgers", "base=trackable"],
+        "class Ledger(TrackableModel)",
+        "class LedgerAdmin(TrackableAdminMixin, admin.ModelAdmin)",
+        'list_display = ("title", "updated_at", "updated_by")',
+        "1 passed",
+    ),
+    "plain": (
+        ["name=tags", "base=plain"],
+        "class Tag(models.Model)",
+        "class TagAdmin(admin.ModelAdmin)",
+        'list_display = ("title",)',
+        "1 passed",
+    ),
+}
+
+
+def test_make_app_creates_an_app_on_each_base_that_passes_lint_and_its_tests(fresh_clone):
+    """One app per base in one checkout (the default, timestamped, given no base), then the project's make lint and
+    make test over all of them."""
     clone, path, _ = fresh_clone
     app_clone = clone.parent / "with-app"
     shutil.copytree(clone, app_clone, symlinks=True)
-    done = make(app_clone, "app", "name=notes", env={"PATH": path})
-    assert done.returncode == 0, done.stdout + done.stderr
-    app = app_clone / "apps" / "notes"
-    assert 'name = "apps.notes"' in (app / "apps.py").read_text()
-    assert '"apps.notes",' in (app_clone / "config" / "settings.py").read_text()
-    assert "class Note(TimestampedModel)" in (app / "models.py").read_text()
-    assert "class NoteAdmin(TimestampedAdminMixin, admin.ModelAdmin)" in (app / "admin.py").read_text()
-    assert (app / "migrations" / "0001_initial.py").exists()
+    for arguments, model, admin, list_display, _passed in APP_BASES.values():
+        done = make(app_clone, "app", *arguments, env={"PATH": path})
+        assert done.returncode == 0, done.stdout + done.stderr
+        name = arguments[0].removeprefix("name=")
+        app = app_clone / "apps" / name
+        assert f'name = "apps.{name}"' in (app / "apps.py").read_text()
+        assert f'"apps.{name}",' in (app_clone / "config" / "settings.py").read_text()
+        assert model in (app / "models.py").read_text()
+        assert admin in (app / "admin.py").read_text()
+        assert list_display in (app / "admin.py").read_text()
+        assert (app / "migrations" / "0001_initial.py").exists()
     for target in ("lint", "test"):
         done = make(app_clone, target, env={"PATH": path})
         assert done.returncode == 0, f"make {target}:\n{done.stdout[-4000:]}{done.stderr[-4000:]}"
-    check = subprocess.run(
-        [app_clone / ".venv/bin/python", "-m", "pytest", "-q", "apps/notes"],
-        cwd=app_clone,
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert "1 passed" in check.stdout, check.stdout
+    for arguments, *_, passed in APP_BASES.values():
+        name = arguments[0].removeprefix("name=")
+        check = subprocess.run(
+            [app_clone / ".venv/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"apps/{name}"],
+            cwd=app_clone,
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert passed in check.stdout, check.stdout
     again = make(app_clone, "app", "name=notes", env={"PATH": path})
     assert again.returncode != 0
     assert "apps/notes already exists; choose another name." in again.stderr
+
+
+def test_make_app_refuses_a_base_it_does_not_know(fresh_clone):
+    clone, path, _ = fresh_clone
+    done = make(clone, "app", "name=drafts", "base=fancy", env={"PATH": path})
+    assert done.returncode != 0
+    assert "argument --base: invalid choice: 'fancy'" in done.stderr
+    assert not (clone / "apps" / "drafts").exists()
+
+
+def test_scripts_release_runs_from_the_project_root_without_make(fresh_clone, tmp_path):
+    """The clone's .venv is not on PATH: the script finds it. Its settings come from the .env that make wrote
+    (DEBUG off, a SECRET_KEY, localhost in ALLOWED_HOSTS)."""
+    clone, path, _ = fresh_clone
+    done = subprocess.run(
+        ["scripts/release"],
+        cwd=clone,
+        env=clean_environment(PATH=path, STATIC_ROOT=str(tmp_path / "static")),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "static files copied" in done.stdout
+    assert (tmp_path / "static" / "staticfiles.json").is_file()
 
 
 def test_make_app_refuses_a_name_that_shadows_a_module(fresh_clone):
