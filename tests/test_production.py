@@ -210,6 +210,55 @@ def test_the_admin_login_page_and_its_static_files_are_served_with_far_future_ca
 
 
 @on_every_server
+def test_the_site_root_is_not_found_in_production(server):
+    """The development home page is served only while DEBUG is on; the project routes `/` itself when it has one."""
+    status, _, body = fetch(server.url + "/")
+    assert status == 404
+    assert b"README" not in body
+
+
+# Configuration errors (config/settings.py): each stops every process with exactly its sentence and exit code 1.
+CONFIGURATION_ERRORS = {
+    "no-secret-key": (
+        {"SECRET_KEY": ""},
+        "Set the SECRET_KEY environment variable: it is required when DEBUG is off.",
+    ),
+    "bad-admin-url": (
+        {"ADMIN_URL": "http://staff/"},
+        "ADMIN_URL 'http://staff/' is not a path for the admin; use letters, digits, -, _ and /, e.g. staff-a8f3/.",
+    ),
+    "bad-log-level": (
+        {"LOG_LEVEL": "verbose"},
+        "LOG_LEVEL 'verbose' is not a log level; use one of DEBUG, INFO, WARNING, ERROR, CRITICAL.",
+    ),
+}
+PROCESSES = {
+    "manage.py": ["python", "manage.py", "migrate", "--noinput"],
+    "gunicorn": ["scripts/start-web"],
+    "worker": ["scripts/start-worker", "--burst"],
+}
+
+
+@pytest.mark.parametrize("error", CONFIGURATION_ERRORS.values(), ids=CONFIGURATION_ERRORS.keys())
+@pytest.mark.parametrize("process", PROCESSES.values(), ids=PROCESSES.keys())
+def test_a_configuration_error_is_one_line_on_stderr_and_exit_code_1(bakery, tmp_path, process, error):
+    project = bakery.installed(bakery.bake())
+    settings, sentence = error
+    env = production_environment(project, f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
+    command = [str(project.venv / "bin" / "python"), *process[1:]] if process[0] == "python" else process
+    done = subprocess.run(
+        command,
+        cwd=project.path,
+        env={**env, **settings, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{free_port()}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (1, sentence + "\n")
+
+
+@on_every_server
 def test_the_access_log_has_one_line_per_request_with_the_request_id_and_no_probes(server):
     marker = f"req-{secrets.token_hex(4)}"
     fetch(server.url + ADMIN + "login/", headers={"X-Request-ID": marker})
@@ -401,3 +450,11 @@ def test_compose_and_the_procfile_run_only_the_scripts(default_project):
     assert "postgres-data" in compose["volumes"]
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://my_service:")
+
+
+def test_compose_builds_one_image_that_its_three_services_run(default_project):
+    services = yaml.safe_load(default_project.text("compose.yaml"))["services"]
+    app_services = ("release", "web", "worker")
+    assert [name for name, service in services.items() if "build" in service] == ["release"]
+    assert services["release"]["build"] == "."
+    assert {services[name]["image"] for name in app_services} == {"my_service:latest"}
