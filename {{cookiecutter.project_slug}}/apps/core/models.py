@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .audit import checks as audit_checks
 from .audit import entries, tracker
+from .audit.archive import ArchivedHistory
 from .audit.django_internals import transaction_marker
 from .audit.fields import HistoryField
 from .audit.querysets import TrackableManager
@@ -28,7 +29,7 @@ from .softdelete.managers import AliveManager, TimestampedManager
 from .tasks.exceptions import InvalidTransition
 from .tasks.models import Task
 
-__all__ = ["InvalidTransition", "Task", "TimestampedModel", "TrackableModel"]
+__all__ = ["ArchivedHistory", "InvalidTransition", "Task", "TimestampedModel", "TrackableModel"]
 
 
 class TrackableModel(models.Model):
@@ -98,7 +99,7 @@ class TrackableModel(models.Model):
                 force_insert=force_insert, force_update=force_update, using=using, update_fields=update_fields
             )
 
-    save.alters_data = True
+    save.alters_data = True  # type: ignore[attr-defined]
 
     async def ahistory(self):
         """The history, from async code: reading `history` may query the database, which async code must not do
@@ -192,25 +193,25 @@ class TimestampedModel(TrackableModel):
             )
         return cascade.delete(self, using or router.db_for_write(type(self), instance=self))
 
-    delete.alters_data = True
+    delete.alters_data = True  # type: ignore[attr-defined]
 
     def restore(self, using=None):
         """Undo the soft delete of the row and of the children its deletion cascaded to, each with a "restore"
         entry. Returns the number of rows restored."""
         return cascade.restore(self, using or router.db_for_write(type(self), instance=self))
 
-    restore.alters_data = True
+    restore.alters_data = True  # type: ignore[attr-defined]
 
     async def arestore(self, using=None):
         return await sync_to_async(self.restore)(using=using)
 
-    arestore.alters_data = True
+    arestore.alters_data = True  # type: ignore[attr-defined]
 
     def hard_delete(self, using=None, keep_parents=False):
         """Remove the row from the database for real, as Model.delete() does."""
         return super().delete(using=using, keep_parents=keep_parents)
 
-    hard_delete.alters_data = True
+    hard_delete.alters_data = True  # type: ignore[attr-defined]
 
     @property
     def is_deleted(self):
