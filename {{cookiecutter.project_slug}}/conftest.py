@@ -14,7 +14,8 @@ import pytest
 from django.conf import settings
 from django.test.utils import override_settings
 
-TEST_APPS = ["apps.core.tests.testapp", "apps.core.tests.workerapp"]
+from apps.core.tests.settings import TEST_APPS
+
 
 # A second database, for the tests of database routing (`pytest.mark.django_db(databases=["default", "other"])`),
 # on the same engine as the default one. Added before any connection is opened, so Django sees it from the start;

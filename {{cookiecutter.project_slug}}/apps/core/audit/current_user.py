@@ -8,9 +8,13 @@ instance) is seen.
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
-_acting_user = ContextVar("acting_user", default=None)
-_current_request = ContextVar("current_request", default=None)
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+_acting_user: ContextVar["_Explicit | None"] = ContextVar("acting_user", default=None)
+_current_request: ContextVar["HttpRequest | None"] = ContextVar("current_request", default=None)
 
 
 @contextmanager

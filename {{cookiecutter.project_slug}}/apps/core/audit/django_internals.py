@@ -38,7 +38,8 @@ class Marker:
 
     @property
     def pending(self):
-        return any(callback is self for _sids, callback, _robust in connections[self.alias].run_on_commit)
+        # Each hook is (savepoint ids, callback, robust); django-stubs still types it as a pair.
+        return any(hook[1] is self for hook in connections[self.alias].run_on_commit)
 
     @property
     def alive(self):

@@ -29,6 +29,7 @@ import functools
 import json
 import math
 import uuid
+from collections.abc import Collection
 
 from django.db import models
 from django.db.models.fields.files import FieldFile
@@ -61,16 +62,16 @@ _NATURAL_TYPES = {
 
 
 @functools.cache
-def excluded_names(model):
+def excluded_names(model: type[models.Model]) -> frozenset[str]:
     """`history_exclude` of the model and of every class it inherits from: a subclass can add names, never drop one."""
-    names = set()
+    names: set[str] = set()
     for klass in model.__mro__:
         names.update(klass.__dict__.get("history_exclude", ()))
     return frozenset(names)
 
 
 @functools.cache
-def tracked_fields(model):
+def tracked_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     """Concrete fields whose changes enter the history: not the key, the bookkeeping, the excluded ones, nor fields
     Django itself stamps on every save (auto_now, auto_now_add), which would only repeat `updated_at`."""
     untracked = {*model.history_bookkeeping_fields, *excluded_names(model)}
@@ -86,7 +87,7 @@ def tracked_fields(model):
     )
 
 
-def tracked_among(model, names):
+def tracked_among(model: type[models.Model], names: Collection[str] | None) -> tuple[models.Field, ...]:
     """The tracked fields of `model` that `names` lists, by name or attname, as Django takes either in
     `update_fields`; every tracked field when `names` is None."""
     fields = tracked_fields(model)

@@ -114,10 +114,10 @@ class HistoryLength(models.Func):
 
     output_field = models.IntegerField()
 
-    def as_sql(self, compiler, connection, **extra_context):
-        function = {"postgresql": "jsonb_array_length", "sqlite": "json_array_length"}
-        _template(function, connection)
-        return super().as_sql(compiler, connection, function=function[connection.vendor], **extra_context)
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
+        functions = {"postgresql": "jsonb_array_length", "sqlite": "json_array_length"}
+        _template(functions, connection)
+        return super().as_sql(compiler, connection, functions[connection.vendor], template, arg_joiner, **extra_context)
 
 
 class HistoryEntries(models.Func):
@@ -141,7 +141,7 @@ class HistoryEntries(models.Func):
         super().__init__(history)
         self.start, self.stop = start, stop
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
         history, params = compiler.compile(self.source_expressions[0])
         template = _template(self.templates, connection)
         return template.format(history=history), (*params, self.start, self.stop)

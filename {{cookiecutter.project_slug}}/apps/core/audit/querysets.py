@@ -53,7 +53,7 @@ class TrackableQuerySet(models.QuerySet):
         with transaction.atomic(using=self.db, savepoint=False):
             return _audited_update(self, values, tracked, entry)
 
-    update.alters_data = True
+    update.alters_data = True  # type: ignore[attr-defined]
 
     def bulk_create(
         self,
@@ -96,7 +96,7 @@ class TrackableQuerySet(models.QuerySet):
                     tracker.record_write(obj, tracker.snapshot(obj), replaces=True, using=self.db)
         return created
 
-    bulk_create.alters_data = True
+    bulk_create.alters_data = True  # type: ignore[attr-defined]
 
     def bulk_update(self, objs, fields, batch_size=None):
         """Django's bulk_update(), whose UPDATE goes through the audited update(); `history` in `fields` is left
@@ -115,7 +115,7 @@ class TrackableQuerySet(models.QuerySet):
             tracker.record_write(obj, tracker.snapshot(obj, written), replaces=False, using=self.db)
         return updated
 
-    bulk_update.alters_data = True
+    bulk_update.alters_data = True  # type: ignore[attr-defined]
 
 
 def _concrete(model, names):
@@ -243,7 +243,7 @@ def _record_upserted(queryset, objs, existing, unique_fields, update_fields, ent
     append_entries(model, queryset.db, entries.update_entries(fields, before, after, entry))
 
 
-class HistoryDeferred:
+class HistoryDeferred(models.Manager):
     """Rows are loaded without their history. It grows with every change and no write needs it (the database
     appends to it), so reading it is paid only by code that reads it: `obj.history` fetches it on first access
     (for the whole batch of rows it came with), and `.defer(None)` loads it with the rows.
@@ -256,5 +256,8 @@ class HistoryDeferred:
         return queryset if self.model._meta.parents else queryset.defer("history")
 
 
-class TrackableManager(HistoryDeferred, models.Manager.from_queryset(TrackableQuerySet)):
+_TrackableManagerBase = models.Manager.from_queryset(TrackableQuerySet)
+
+
+class TrackableManager(HistoryDeferred, _TrackableManagerBase):
     pass

@@ -18,6 +18,7 @@ import decimal
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import Any
 
 from django.db.models.signals import class_prepared, post_save
 from django.utils import timezone
@@ -27,7 +28,9 @@ from .current_user import get_current_user
 from .django_internals import transaction_marker
 
 # (now, user) shared by every object of one bulk_create.
-_bulk_write = contextvars.ContextVar("bulk_write", default=None)
+_bulk_write: contextvars.ContextVar[tuple[datetime.datetime, Any] | None] = contextvars.ContextVar(
+    "bulk_write", default=None
+)
 # Set while Django copies field values between instances (refresh_from_db): a history not loaded stays not loaded.
 _raw_history_reads = contextvars.ContextVar("raw_history_reads", default=False)
 

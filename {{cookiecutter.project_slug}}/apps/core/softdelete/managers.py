@@ -31,8 +31,8 @@ class TimestampedQuerySet(TrackableQuerySet):
         self._for_write = True
         return cascade.delete_rows(self)
 
-    delete.alters_data = True
-    delete.queryset_only = True
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
     def restore(self):
         """Undo the soft delete of the deleted rows among these (and of the children their deletion cascaded to).
@@ -40,17 +40,20 @@ class TimestampedQuerySet(TrackableQuerySet):
         self._for_write = True
         return cascade.restore_rows(self)
 
-    restore.alters_data = True
+    restore.alters_data = True  # type: ignore[attr-defined]
 
     def hard_delete(self):
         """Remove the rows from the database for real, as QuerySet.delete() does."""
         return super().delete()
 
-    hard_delete.alters_data = True
-    hard_delete.queryset_only = True
+    hard_delete.alters_data = True  # type: ignore[attr-defined]
+    hard_delete.queryset_only = True  # type: ignore[attr-defined]
 
 
-class TimestampedManager(HistoryDeferred, models.Manager.from_queryset(TimestampedQuerySet)):
+_TimestampedManagerBase = models.Manager.from_queryset(TimestampedQuerySet)
+
+
+class TimestampedManager(HistoryDeferred, _TimestampedManagerBase):
     """Every row, deleted or not: `all_objects`, and Django's default and base manager of timestamped models."""
 
     def __getattr__(self, name):

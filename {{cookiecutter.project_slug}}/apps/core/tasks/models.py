@@ -69,7 +69,7 @@ class Task(models.Model):
         """pending -> processing (by hand: no worker, no lease)."""
         self._transition(self.Status.PENDING, self.Status.PROCESSING, started_at=timezone.now())
 
-    start_processing.alters_data = True
+    start_processing.alters_data = True  # type: ignore[attr-defined]
 
     def complete_processing(self):
         """processing -> processed, then delete the record (both or neither).
@@ -90,7 +90,7 @@ class Task(models.Model):
             self._transition(self.Status.PROCESSING, self.Status.PROCESSED, lease_expires_at=None)
             self.delete()
 
-    complete_processing.alters_data = True
+    complete_processing.alters_data = True  # type: ignore[attr-defined]
 
     def fail_processing(self, error=None):
         """processing -> failed, keeping `error` (a traceback, a reason) in `last_error` when one is given."""
@@ -99,7 +99,7 @@ class Task(models.Model):
             changes["last_error"] = str(error)
         self._transition(self.Status.PROCESSING, self.Status.FAILED, **changes)
 
-    fail_processing.alters_data = True
+    fail_processing.alters_data = True  # type: ignore[attr-defined]
 
     def requeue(self):
         """failed -> pending, with a fresh allowance of attempts. `last_error` is kept until the next failure."""
@@ -107,7 +107,7 @@ class Task(models.Model):
             self.Status.FAILED, self.Status.PENDING, attempts=0, started_at=None, lease_expires_at=None, worker=""
         )
 
-    requeue.alters_data = True
+    requeue.alters_data = True  # type: ignore[attr-defined]
 
     def renew_lease(self, seconds):
         """Push this attempt's lease `seconds` into the future. False when the attempt no longer holds the task
@@ -118,7 +118,7 @@ class Task(models.Model):
             self.lease_expires_at = expires
         return bool(held)
 
-    renew_lease.alters_data = True
+    renew_lease.alters_data = True  # type: ignore[attr-defined]
 
     @classmethod
     def _status_rows(cls, using=None):

@@ -7,15 +7,15 @@ from .factories import UserFactory
 
 @pytest.fixture
 def user(db):
-    return UserFactory()
+    return UserFactory.create()
 
 
 @pytest.fixture
 def other_user(db):
-    return UserFactory()
+    return UserFactory.create()
 
 
 @pytest.fixture
 def admin_user(db):
     """A superuser, replacing pytest-django's (which hashes a real password: slow by design, and not needed here)."""
-    return UserFactory(is_staff=True, is_superuser=True)
+    return UserFactory.create(is_staff=True, is_superuser=True)

@@ -6,17 +6,19 @@ import factory
 from django.contrib.auth import get_user_model
 from factory.django import DjangoModelFactory
 
+from apps.accounts.models import User as ProjectUser
 from apps.core.models import Task
 
 from .testapp.models import Category, Document, MyTaskModel, Note
 
+# The user model in force (a test may swap it); typed as the project's own.
 User = get_user_model()
 
 # Tasks are created a minute apart from here on, so "oldest first" is well defined.
 TASKS_START = datetime.datetime(2026, 1, 1, 9, 0, tzinfo=datetime.UTC)
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(DjangoModelFactory[ProjectUser]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -33,28 +35,28 @@ class UserFactory(DjangoModelFactory):
         return kwargs
 
 
-class CategoryFactory(DjangoModelFactory):
+class CategoryFactory(DjangoModelFactory[Category]):
     class Meta:
         model = Category
 
     name = factory.Sequence(lambda n: f"category {n}")
 
 
-class DocumentFactory(DjangoModelFactory):
+class DocumentFactory(DjangoModelFactory[Document]):
     class Meta:
         model = Document
 
     title = factory.Sequence(lambda n: f"document {n}")
 
 
-class NoteFactory(DjangoModelFactory):
+class NoteFactory(DjangoModelFactory[Note]):
     class Meta:
         model = Note
 
     title = factory.Sequence(lambda n: f"note {n}")
 
 
-class TaskFactory(DjangoModelFactory):
+class TaskFactory(DjangoModelFactory[Task]):
     class Meta:
         model = Task
 

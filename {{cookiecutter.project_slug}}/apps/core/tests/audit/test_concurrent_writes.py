@@ -22,7 +22,7 @@ WORKERS = 8
 
 def test_concurrent_saves_of_one_row_lose_no_history_entry():
     saves_per_worker = 25
-    document = DocumentFactory(title="start")
+    document = DocumentFactory.create(title="start")
 
     def worker(index, barrier):
         mine = Document.objects.get(pk=document.pk)
@@ -52,7 +52,7 @@ def test_concurrent_saves_of_one_row_lose_no_history_entry():
 def test_concurrent_queryset_updates_record_each_rows_true_old_value(how):
     """Each queryset update reads the old values of the rows it locked, so the entries form an unbroken chain."""
     updates_per_worker = 10
-    document = DocumentFactory(title="start", views=0)
+    document = DocumentFactory.create(title="start", views=0)
     field, start = ("views", 0) if how == "expression" else ("title", "start")
 
     def worker(index, barrier):
@@ -81,7 +81,7 @@ def test_concurrent_queryset_updates_record_each_rows_true_old_value(how):
 def test_a_soft_delete_racing_an_update_records_both_and_stays_deleted(how):
     rounds = 10
     for round_number in range(rounds):
-        note = NoteFactory(title="before")
+        note = NoteFactory.create(title="before")
 
         def worker(index, barrier, note=note, round_number=round_number):
             mine = Note.objects.get(pk=note.pk)

@@ -24,7 +24,7 @@ VIEWS = "apps.core.tests.testapp.urls"
 
 def test_acting_as_attributes_creation_and_change(user, other_user):
     with acting_as(user):
-        document = DocumentFactory()
+        document = DocumentFactory.create()
     with acting_as(other_user):
         document.title = "changed"
         document.save()
@@ -68,7 +68,7 @@ def test_acting_as_wins_over_the_request_user(rf, user, other_user):
 
 
 def test_with_nobody_acting_the_audit_fields_are_null():
-    document = DocumentFactory()
+    document = DocumentFactory.create()
     document.title = "changed"
     document.save()
 
@@ -87,10 +87,10 @@ def test_an_anonymous_user_counts_as_nobody(rf):
 
 
 def test_deleting_a_user_keeps_the_rows_they_audited():
-    author = UserFactory()
+    author = UserFactory.create()
     author_pk, author_name = author.pk, author.get_username()
     with acting_as(author):
-        document = DocumentFactory()
+        document = DocumentFactory.create()
         document.title = "changed"
         document.save()
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_rows_are_loaded_without_their_history_and_read_it_on_first_access(django_assert_num_queries):
-    DocumentFactory(title="a")
+    DocumentFactory.create(title="a")
     with django_assert_num_queries(1):
         document = Document.objects.get()
     with django_assert_num_queries(1):
@@ -29,7 +29,7 @@ def test_rows_are_loaded_without_their_history_and_read_it_on_first_access(djang
 
 def test_reading_the_history_of_many_rows_costs_one_query_per_batch(django_assert_num_queries):
     for index in range(30):
-        DocumentFactory(title=str(index))
+        DocumentFactory.create(title=str(index))
     documents = list(Document.objects.order_by("pk"))
 
     with django_assert_num_queries(1):
@@ -38,7 +38,7 @@ def test_reading_the_history_of_many_rows_costs_one_query_per_batch(django_asser
 
 def test_dumpdata_writes_every_history_with_one_query_per_batch(django_assert_max_num_queries):
     for index in range(30):
-        NoteFactory(title=str(index)).delete()
+        NoteFactory.create(title=str(index)).delete()
     out = io.StringIO()
 
     with django_assert_max_num_queries(4):
@@ -50,14 +50,14 @@ def test_dumpdata_writes_every_history_with_one_query_per_batch(django_assert_ma
 
 
 def test_serializing_a_queryset_includes_the_history():
-    DocumentFactory(title="a")
+    DocumentFactory.create(title="a")
     (row,) = json.loads(serializers.serialize("json", Document.objects.all()))
 
     assert row["fields"]["history"][0]["changes"]["title"] == change(None, "a")
 
 
 def test_loaddata_of_a_dump_keeps_each_rows_history(tmp_path):
-    note = NoteFactory(title="a")
+    note = NoteFactory.create(title="a")
     note.title = "b"
     note.save()
     dump = tmp_path / "notes.json"
@@ -70,7 +70,7 @@ def test_loaddata_of_a_dump_keeps_each_rows_history(tmp_path):
 
 
 def test_async_code_reads_the_history_with_ahistory():
-    document = Document.objects.get(pk=DocumentFactory(title="a").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a").pk)
 
     history = async_to_sync(document.ahistory)()
 
@@ -78,7 +78,7 @@ def test_async_code_reads_the_history_with_ahistory():
 
 
 def test_refresh_from_db_reloads_what_changed_elsewhere_and_the_next_save_diffs_against_it():
-    document = Document.objects.get(pk=DocumentFactory(title="a").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a").pk)
     Document.objects.filter(pk=document.pk).update(title="b")
     assert len(document.history) == 2
 
@@ -91,7 +91,7 @@ def test_refresh_from_db_reloads_what_changed_elsewhere_and_the_next_save_diffs_
 
 
 def test_a_pickled_or_copied_instance_keeps_its_snapshot():
-    document = Document.objects.get(pk=DocumentFactory(title="a").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a").pk)
     pickled = pickle.loads(pickle.dumps(document))  # noqa: S301 - our own instance, as a cache would hold it
     for twin in (pickled, copy.copy(document), copy.deepcopy(document)):
         twin.title = "a"

@@ -66,7 +66,7 @@ def test_one_marker_is_shared_by_everything_in_the_same_savepoint():
 
 def test_instances_of_one_batch_are_linked_as_peers():
     for _ in range(3):
-        DocumentFactory()
+        DocumentFactory.create()
     documents = list(Document.objects.all())
 
     peers = documents[0].__dict__["_history_peers"]
@@ -76,7 +76,7 @@ def test_instances_of_one_batch_are_linked_as_peers():
 
 def test_iterator_links_each_chunk():
     for _ in range(5):
-        DocumentFactory()
+        DocumentFactory.create()
     documents = list(Document.objects.iterator(chunk_size=2))
 
     assert [len(document.__dict__.get("_history_peers", [None])) for document in documents] == [2, 2, 2, 2, 1]

@@ -46,7 +46,7 @@ def test_a_natural_key_resolves_a_soft_deleted_row_too():
 
 
 def test_refresh_from_db_honours_the_querysets_only():
-    document = Document.objects.get(pk=DocumentFactory(title="a", body="b").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a", body="b").pk)
     Document.objects.filter(pk=document.pk).update(title="db title", body="db body")
 
     document.refresh_from_db(from_queryset=Document.objects.only("title"))
@@ -74,7 +74,7 @@ def test_deleting_multi_table_children_costs_what_it_costs_without_the_audit_tra
 def test_models_that_are_not_audited_get_no_signal_receivers_from_it():
     assert not post_save.has_listeners(Category)
     assert post_save.has_listeners(Document)
-    CategoryFactory()
+    CategoryFactory.create()
 
 
 @isolate_apps("apps.core.tests.testapp")

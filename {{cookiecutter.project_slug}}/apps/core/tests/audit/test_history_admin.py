@@ -56,9 +56,9 @@ def with_entries(document, count):
 
 
 def test_change_page_shows_the_audit_fields_read_only_and_the_history_newest_first(admin_client):
-    author = UserFactory()
+    author = UserFactory.create()
     with acting_as(author):
-        document = DocumentFactory(title="<b>first</b>")
+        document = DocumentFactory.create(title="<b>first</b>")
         document.title = "second"
         document.save()
 
@@ -75,7 +75,7 @@ def test_change_page_shows_the_audit_fields_read_only_and_the_history_newest_fir
 
 
 def test_entry_times_use_the_admins_date_format(admin_client):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
 
     table = history_table(change_page(admin_client, document))
 
@@ -83,7 +83,7 @@ def test_entry_times_use_the_admins_date_format(admin_client):
 
 
 def test_a_create_entry_does_not_list_empty_fields_and_text_keeps_its_line_breaks(admin_client):
-    document = DocumentFactory(title="t", body="", views=0)
+    document = DocumentFactory.create(title="t", body="", views=0)
     document.body = "line one\nline two"
     document.save()
 
@@ -97,7 +97,7 @@ def test_a_create_entry_does_not_list_empty_fields_and_text_keeps_its_line_break
 
 
 def test_values_of_a_field_now_excluded_are_never_shown(admin_client):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     with connection.cursor() as cursor:  # an entry recorded before api_token was excluded
         cast = "::jsonb" if connection.vendor == "postgresql" else ""
         old = [
@@ -118,7 +118,7 @@ def test_values_of_a_field_now_excluded_are_never_shown(admin_client):
 
 
 def test_a_long_history_shows_its_latest_entries_and_is_read_in_part(admin_client):
-    short, long = DocumentFactory(title="short"), DocumentFactory(title="long")
+    short, long = DocumentFactory.create(title="short"), DocumentFactory.create(title="long")
     with_entries(short, 60)
     with_entries(long, 10_000)
 
@@ -138,7 +138,7 @@ def test_a_long_history_shows_its_latest_entries_and_is_read_in_part(admin_clien
 
 
 def test_the_full_history_is_paginated_newest_first(admin_client):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     with_entries(document, 250)
     url = reverse("admin:testapp_document_audit_trail", args=[document.pk])
 
@@ -159,8 +159,8 @@ def test_the_full_history_is_paginated_newest_first(admin_client):
 
 
 def test_the_full_history_needs_view_permission(client):
-    document = DocumentFactory()
-    client.force_login(UserFactory(is_staff=True))
+    document = DocumentFactory.create()
+    client.force_login(UserFactory.create(is_staff=True))
 
     response = client.get(reverse("admin:testapp_document_audit_trail", args=[document.pk]))
 
@@ -168,7 +168,7 @@ def test_the_full_history_needs_view_permission(client):
 
 
 def test_editing_through_the_admin_records_the_admin_user_and_only_the_real_changes(admin_client, admin_user):
-    document = DocumentFactory(title="before")
+    document = DocumentFactory.create(title="before")
     data = {
         "title": "after",
         "body": "",
@@ -204,7 +204,7 @@ def test_add_page_has_no_audit_section(admin_client):
 
 
 def test_timestamped_changelist_hides_deleted_rows_until_asked(admin_client):
-    alive, deleted = NoteFactory(), NoteFactory()
+    alive, deleted = NoteFactory.create(), NoteFactory.create()
     deleted.delete()
 
     assert changelist_pks(admin_client, Note) == {alive.pk}
@@ -213,7 +213,7 @@ def test_timestamped_changelist_hides_deleted_rows_until_asked(admin_client):
 
 
 def test_a_deleted_row_can_be_opened_and_restored_and_the_restore_is_logged(admin_client, admin_user):
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.delete()
 
     change_page(admin_client, note)

@@ -51,7 +51,7 @@ def test_trackable_model_is_one_class_under_both_import_paths():
 
 def test_entry_has_exactly_the_documented_keys_and_a_utc_timestamp(user):
     with acting_as(user):
-        document = DocumentFactory()
+        document = DocumentFactory.create()
 
     (entry,) = stored_history(document)
     assert set(entry) == {"at", "by", "by_name", "action", "changes"}
@@ -66,14 +66,14 @@ def test_entry_has_exactly_the_documented_keys_and_a_utc_timestamp(user):
 
 def test_timestamp_is_utc_whatever_the_current_time_zone(settings):
     settings.TIME_ZONE = "Asia/Tokyo"
-    document = DocumentFactory()
+    document = DocumentFactory.create()
 
     assert stored_history(document)[0]["at"].endswith("+00:00")
 
 
 def test_create_entry_lists_every_tracked_field_with_old_null():
-    category = CategoryFactory()
-    document = DocumentFactory(title="Report", views=3, category=category)
+    category = CategoryFactory.create()
+    document = DocumentFactory.create(title="Report", views=3, category=category)
 
     (entry,) = stored_history(document)
     assert set(entry["changes"]) == TRACKED_DOCUMENT_FIELDS
@@ -85,7 +85,7 @@ def test_create_entry_lists_every_tracked_field_with_old_null():
 
 
 def test_bookkeeping_fields_are_not_diffed():
-    document = DocumentFactory()
+    document = DocumentFactory.create()
     document.title = "changed"
     document.save()
 
@@ -95,7 +95,7 @@ def test_bookkeeping_fields_are_not_diffed():
 
 
 def test_update_entry_lists_only_the_changed_fields_with_old_and_new(user):
-    document = DocumentFactory(title="a", body="unchanged")
+    document = DocumentFactory.create(title="a", body="unchanged")
 
     document = Document.objects.get(pk=document.pk)
     document.title = "b"
@@ -110,7 +110,7 @@ def test_update_entry_lists_only_the_changed_fields_with_old_and_new(user):
 
 
 def test_entries_are_kept_oldest_first():
-    document = DocumentFactory(title="v1")
+    document = DocumentFactory.create(title="v1")
     for title in ("v2", "v3", "v4"):
         document.title = title
         document.save()
@@ -122,7 +122,7 @@ def test_entries_are_kept_oldest_first():
 
 
 def test_saving_with_nothing_changed_adds_no_entry():
-    document = DocumentFactory()
+    document = DocumentFactory.create()
     document.save()
     loaded = Document.objects.get(pk=document.pk)
     loaded.save()
@@ -133,7 +133,7 @@ def test_saving_with_nothing_changed_adds_no_entry():
 
 
 def test_assigning_an_equal_value_in_another_form_is_not_a_change():
-    document = DocumentFactory(
+    document = DocumentFactory.create(
         price=Decimal("9.50"), publish_at=datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
     )
     loaded = Document.objects.get(pk=document.pk)
@@ -145,7 +145,7 @@ def test_assigning_an_equal_value_in_another_form_is_not_a_change():
 
 
 def test_in_memory_history_follows_the_database():
-    document = DocumentFactory()
+    document = DocumentFactory.create()
     document.title = "changed"
     document.save()
 
@@ -154,7 +154,7 @@ def test_in_memory_history_follows_the_database():
 
 
 def test_in_place_change_of_a_json_value_is_recorded():
-    document = DocumentFactory(data={"tags": ["a"]})
+    document = DocumentFactory.create(data={"tags": ["a"]})
     loaded = Document.objects.get(pk=document.pk)
     loaded.data["tags"].append("b")
     loaded.save()
@@ -163,7 +163,7 @@ def test_in_place_change_of_a_json_value_is_recorded():
 
 
 def test_save_with_update_fields_is_audited_and_keeps_unsaved_changes_for_later():
-    document = DocumentFactory(title="a", body="x")
+    document = DocumentFactory.create(title="a", body="x")
     document.title = "b"
     document.body = "y"
     document.save(update_fields=["title"])
@@ -177,7 +177,7 @@ def test_save_with_update_fields_is_audited_and_keeps_unsaved_changes_for_later(
 
 
 def test_save_with_empty_update_fields_writes_nothing():
-    document = DocumentFactory(title="saved")
+    document = DocumentFactory.create(title="saved")
     updated_at = document.updated_at
     document.title = "not saved"
     document.save(update_fields=[])
@@ -187,7 +187,7 @@ def test_save_with_empty_update_fields_writes_nothing():
 
 
 def test_a_field_deferred_at_load_and_then_assigned_is_recorded_with_old_null():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     loaded = Document.objects.only("pk").get(pk=document.pk)
     loaded.title = "b"
     loaded.save()
@@ -199,7 +199,7 @@ def test_a_field_deferred_at_load_and_then_assigned_is_recorded_with_old_null():
 
 def test_excluded_field_never_reaches_the_stored_json():
     secret = "sk-live-" + uuid.uuid4().hex
-    document = DocumentFactory(title="a", api_token=secret)
+    document = DocumentFactory.create(title="a", api_token=secret)
     document.api_token = secret[::-1]
     document.save()
     document.api_token = "rotated-" + secret
@@ -217,9 +217,9 @@ def test_excluded_field_never_reaches_the_stored_json():
 
 
 def test_values_of_every_kind_are_stored_json_safe():
-    category = CategoryFactory()
+    category = CategoryFactory.create()
     ref = uuid.UUID("12345678-1234-5678-1234-567812345678")
-    document = DocumentFactory()
+    document = DocumentFactory.create()
     document.price = Decimal("1234.50")
     document.ref = ref
     document.published_on = datetime.date(2026, 2, 28)
@@ -243,9 +243,9 @@ def test_values_of_every_kind_are_stored_json_safe():
 
 
 def test_a_foreign_key_is_recorded_as_the_related_id():
-    first, second = CategoryFactory(), CategoryFactory()
+    first, second = CategoryFactory.create(), CategoryFactory.create()
     first_pk = first.pk
-    document = DocumentFactory(category=first)
+    document = DocumentFactory.create(category=first)
     document.category = second
     document.save()
     first.delete()  # the entry keeps the id of a row that is gone
@@ -291,7 +291,7 @@ def test_no_password_hash_ever_enters_a_history(django_user_model):
         **{django_user_model.USERNAME_FIELD: "hasher@example.com"}, password="a-long-Passphrase-42"
     )
     with acting_as(user):
-        document = DocumentFactory(title="a")
+        document = DocumentFactory.create(title="a")
         document.title = "b"
         document.save()
         Document.objects.filter(pk=document.pk).update(title="c")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_update_with_an_annotation_used_in_the_values():
-    document = DocumentFactory(title="a", views=1)
+    document = DocumentFactory.create(title="a", views=1)
 
     updated = Document.objects.annotate(doubled=F("views") * 2).update(views=F("doubled"))
 
@@ -31,7 +31,7 @@ def test_update_with_an_annotation_used_in_the_values():
 
 
 def test_update_with_an_alias_used_in_the_values():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
 
     Document.objects.alias(suffixed=Concat(F("title"), Value("!"))).update(title=F("suffixed"))
 
@@ -39,8 +39,8 @@ def test_update_with_an_alias_used_in_the_values():
 
 
 def test_update_of_a_distinct_queryset():
-    category = CategoryFactory()
-    documents = [DocumentFactory(category=category, views=0) for _ in range(2)]
+    category = CategoryFactory.create()
+    documents = [DocumentFactory.create(category=category, views=0) for _ in range(2)]
 
     updated = Document.objects.filter(category__name=category.name).distinct().update(views=5)
 
@@ -49,9 +49,9 @@ def test_update_of_a_distinct_queryset():
 
 
 def test_update_of_a_queryset_grouped_by_an_aggregate_annotation():
-    busy, quiet = CategoryFactory(), CategoryFactory()
-    busy_documents = [DocumentFactory(category=busy, views=0) for _ in range(2)]
-    quiet_document = DocumentFactory(category=quiet, views=0)
+    busy, quiet = CategoryFactory.create(), CategoryFactory.create()
+    busy_documents = [DocumentFactory.create(category=busy, views=0) for _ in range(2)]
+    quiet_document = DocumentFactory.create(category=quiet, views=0)
 
     updated = (
         Document.objects.annotate(siblings=Count("category__document"))
@@ -73,7 +73,7 @@ def test_update_of_a_queryset_grouped_by_an_aggregate_annotation():
     ],
 )
 def test_invalid_input_raises_djangos_error_before_any_statement_and_leaves_the_transaction_usable(values, error):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     with transaction.atomic():
         with CaptureQueriesContext(connection) as queries, pytest.raises(error):
             Document.objects.filter(pk=document.pk).update(**values)
@@ -94,7 +94,7 @@ def test_the_history_cannot_be_set_by_an_update():
 
 
 def test_bulk_update_without_fields_raises_as_django_does():
-    document = DocumentFactory()
+    document = DocumentFactory.create()
     with pytest.raises(ValueError, match="Field names must be given to bulk_update"):
         Document.objects.bulk_update([document], [])
 
@@ -108,7 +108,7 @@ class WriteToOther:
 
 @pytest.mark.django_db(databases=["default", "other"])
 def test_bulk_update_writes_through_the_routers_write_database(settings):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     document.save(using="other", force_insert=True)
     document.title = "b"
     with override_settings(DATABASE_ROUTERS=[WriteToOther()]):
@@ -120,7 +120,7 @@ def test_bulk_update_writes_through_the_routers_write_database(settings):
 
 
 def test_bulk_update_records_each_changed_object_and_moves_its_snapshot(user):
-    documents = [DocumentFactory(title=f"t{i}", views=0) for i in range(3)]
+    documents = [DocumentFactory.create(title=f"t{i}", views=0) for i in range(3)]
     documents[0].title = "changed"
     documents[1].views = 9
     with acting_as(user):
@@ -135,8 +135,8 @@ def test_bulk_update_records_each_changed_object_and_moves_its_snapshot(user):
 
 
 def test_bulk_update_of_a_field_given_by_attname_moves_the_snapshot_too():
-    first, second = CategoryFactory(), CategoryFactory()
-    document = DocumentFactory(title="a", category=first)
+    first, second = CategoryFactory.create(), CategoryFactory.create()
+    document = DocumentFactory.create(title="a", category=first)
     document.category = second
     Document.objects.bulk_update([document], ["category_id"])  # Django takes a field's attname as well as its name
 
@@ -170,8 +170,8 @@ def test_upsert_records_an_update_on_existing_rows_and_never_replaces_their_hist
 
 
 def test_an_upsert_of_a_field_given_by_attname_records_its_change():
-    first, second = CategoryFactory(), CategoryFactory()
-    document = DocumentFactory(title="a", category=first)
+    first, second = CategoryFactory.create(), CategoryFactory.create()
+    document = DocumentFactory.create(title="a", category=first)
 
     Document.objects.bulk_create(
         [Document(pk=document.pk, title="a", category=second)],
@@ -201,7 +201,7 @@ def test_an_upsert_that_names_a_stamp_itself_sets_it_once(stamp, user):
 
 
 def test_queryset_update_is_one_statement_where_the_database_can_write_the_entries(django_assert_num_queries):
-    documents = [DocumentFactory(title=f"t{index}", views=index) for index in range(5)]
+    documents = [DocumentFactory.create(title=f"t{index}", views=index) for index in range(5)]
 
     with django_assert_num_queries(1):
         Document.objects.update(title="same")
@@ -251,7 +251,7 @@ def test_queryset_update_of_other_field_types_is_recorded_in_python_alike(django
 )
 def test_the_database_spells_each_value_as_python_does(field, old, new, recorded):
     """The same change, recorded by save() (in Python) and by update() (by the database), reads the same."""
-    saved, updated = DocumentFactory(**{field: old}), DocumentFactory(**{field: old})
+    saved, updated = DocumentFactory.create(**{field: old}), DocumentFactory.create(**{field: old})
     setattr(saved, field, new)
     saved.save()
     Document.objects.filter(pk=updated.pk).update(**{field: new})
@@ -260,7 +260,7 @@ def test_the_database_spells_each_value_as_python_does(field, old, new, recorded
 
 
 def test_updating_a_queryset_that_can_match_nothing_updates_nothing():
-    DocumentFactory(title="a")
+    DocumentFactory.create(title="a")
 
     assert Document.objects.filter(title__in=[]).update(title="b") == 0
 
@@ -292,8 +292,8 @@ def test_a_bulk_create_of_one_row_is_one_statement(django_assert_num_queries):
 
 
 def test_update_of_a_values_queryset_with_an_annotation_and_a_join():
-    category = CategoryFactory(name="news")
-    document = DocumentFactory(category=category, views=0)
+    category = CategoryFactory.create(name="news")
+    document = DocumentFactory.create(category=category, views=0)
 
     updated = (
         Document.objects.annotate(abs_id=Abs("id"))

@@ -27,7 +27,7 @@ def rolled_back(write):
 
 
 def test_a_rolled_back_save_is_written_and_recorded_once_when_retried():
-    document = Document.objects.get(pk=DocumentFactory(title="a").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a").pk)
     document.title = "b"
     rolled_back(document.save)
 
@@ -40,7 +40,7 @@ def test_a_rolled_back_save_is_written_and_recorded_once_when_retried():
 
 
 def test_a_save_rolled_back_with_its_savepoint_is_retried_in_the_same_transaction():
-    document = Document.objects.get(pk=DocumentFactory(title="a").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a").pk)
     with transaction.atomic():
         document.title = "b"
         rolled_back(document.save)
@@ -62,7 +62,7 @@ def test_a_rolled_back_create_is_retried_as_one_create():
 
 
 def test_the_in_memory_history_never_shows_a_rolled_back_entry():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     assert len(document.history) == 1
 
     def change_and_read():
@@ -90,7 +90,7 @@ def test_a_multi_table_child_whose_insert_fails_records_one_create_when_retried(
 
 
 def test_a_rolled_back_soft_delete_is_done_and_recorded_once_when_retried():
-    note = Note.objects.get(pk=NoteFactory().pk)
+    note = Note.objects.get(pk=NoteFactory.create().pk)
     rolled_back(note.delete)
 
     assert Note.objects.filter(pk=note.pk).exists()
@@ -100,7 +100,7 @@ def test_a_rolled_back_soft_delete_is_done_and_recorded_once_when_retried():
 
 
 def test_a_rolled_back_restore_is_done_and_recorded_once_when_retried():
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.delete()
     rolled_back(note.restore)
 
@@ -118,7 +118,7 @@ def test_a_post_save_receiver_can_save_the_same_instance_again():
 
     post_save.connect(stamp_views, sender=Document)
     try:
-        document = DocumentFactory(views=0)
+        document = DocumentFactory.create(views=0)
         document.title = "renamed"
         document.save()
     finally:
@@ -141,7 +141,7 @@ def test_saves_of_other_instances_from_signal_receivers_are_recorded():
     pre_save.connect(mirror, sender=Document)
     post_save.connect(mirror, sender=Document)
     try:
-        DocumentFactory(title="x")
+        DocumentFactory.create(title="x")
     finally:
         pre_save.disconnect(mirror, sender=Document)
         post_save.disconnect(mirror, sender=Document)
@@ -155,7 +155,7 @@ def test_a_value_set_by_a_pre_save_receiver_is_written_and_recorded():
     def shout(sender, instance, **kwargs):
         instance.title = instance.title.upper()
 
-    document = Document.objects.get(pk=DocumentFactory(title="quiet").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="quiet").pk)
     pre_save.connect(shout, sender=Document)
     try:
         document.save()
@@ -169,7 +169,7 @@ def test_a_value_set_by_a_pre_save_receiver_is_written_and_recorded():
 def test_a_copy_is_a_new_row_with_a_history_of_its_own(user):
     from apps.core.current_user import acting_as
 
-    original = DocumentFactory(title="original")
+    original = DocumentFactory.create(title="original")
     original.title = "edited"
     original.save()
     copy = Document.objects.get(pk=original.pk)
@@ -199,7 +199,7 @@ def test_changing_a_natural_primary_key_saves_a_new_row_as_django_does():
 
 
 def test_re_saving_a_row_deleted_elsewhere_inserts_it_again_as_django_does():
-    document = Document.objects.get(pk=DocumentFactory(title="kept").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="kept").pk)
     Document.objects.filter(pk=document.pk).delete()
 
     document.save()
@@ -209,7 +209,7 @@ def test_re_saving_a_row_deleted_elsewhere_inserts_it_again_as_django_does():
 
 
 def test_save_with_update_fields_of_a_row_deleted_elsewhere_fails_as_django_does():
-    document = Document.objects.get(pk=DocumentFactory().pk)
+    document = Document.objects.get(pk=DocumentFactory.create().pk)
     Document.objects.filter(pk=document.pk).delete()
 
     with pytest.raises(DatabaseError, match="did not affect any rows"):
@@ -233,7 +233,7 @@ def kill_the_connection(alias="default"):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_save_whose_connection_is_killed_is_written_and_recorded_once_when_retried():
-    document = Document.objects.get(pk=DocumentFactory(title="a").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a").pk)
     document.title = "b"
 
     def kill(sender, instance, **kwargs):

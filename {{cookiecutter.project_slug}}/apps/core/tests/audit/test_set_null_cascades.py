@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize("field", ["nullable", "defaulted"])
 def test_a_foreign_key_set_to_null_or_to_its_default_is_recorded_and_stamped(field, user):
-    category = CategoryFactory()
+    category = CategoryFactory.create()
     category_pk = category.pk
     filing = Filing.objects.create(title="f", **{field: category})
     before = Filing.objects.get(pk=filing.pk).updated_at
@@ -33,7 +33,7 @@ def test_a_foreign_key_set_to_null_or_to_its_default_is_recorded_and_stamped(fie
 
 
 def test_a_foreign_key_set_by_a_callable_is_recorded_and_stamped():
-    category = CategoryFactory()
+    category = CategoryFactory.create()
     category_pk = category.pk
     filing = Filing.objects.create(title="f", fallback=category)
 
@@ -46,7 +46,7 @@ def test_a_foreign_key_set_by_a_callable_is_recorded_and_stamped():
 
 
 def test_rows_pointing_elsewhere_are_left_alone():
-    doomed, other = CategoryFactory(), CategoryFactory()
+    doomed, other = CategoryFactory.create(), CategoryFactory.create()
     filing = Filing.objects.create(title="f", nullable=other, defaulted=other, fallback=other)
 
     doomed.delete()
@@ -55,7 +55,7 @@ def test_rows_pointing_elsewhere_are_left_alone():
 
 
 def test_deleting_many_rows_records_each_change_once():
-    categories = [CategoryFactory() for _ in range(3)]
+    categories = [CategoryFactory.create() for _ in range(3)]
     filings = [Filing.objects.create(title=str(c.pk), nullable=c, defaulted=c) for c in categories]
 
     Category.objects.filter(pk__in=[c.pk for c in categories]).delete()

@@ -26,7 +26,7 @@ def test_create_is_one_insert(django_assert_num_queries, user):
 
 
 def test_update_of_a_loaded_instance_is_one_update_that_appends_the_entry(django_assert_num_queries):
-    document = Document.objects.get(pk=DocumentFactory(title="a").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a").pk)
 
     document.title = "b"
     with django_assert_num_queries(1) as captured:
@@ -37,7 +37,7 @@ def test_update_of_a_loaded_instance_is_one_update_that_appends_the_entry(django
 
 
 def test_save_with_update_fields_is_one_update(django_assert_num_queries):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
 
     document.title = "b"
     with django_assert_num_queries(1) as captured:
@@ -48,7 +48,7 @@ def test_save_with_update_fields_is_one_update(django_assert_num_queries):
 
 
 def test_rows_are_loaded_without_their_history_which_is_read_on_first_access(django_assert_num_queries):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
 
     with django_assert_num_queries(1) as captured:
         loaded = Document.objects.get(pk=document.pk)
@@ -61,7 +61,7 @@ def test_rows_are_loaded_without_their_history_which_is_read_on_first_access(dja
 def test_a_save_is_one_update_of_every_field_as_model_save_is(django_assert_num_queries):
     """Like Model.save(), a save writes every loaded field (the last writer wins); its entry lists what this
     instance changed since it was loaded."""
-    document = DocumentFactory(title="a", body="kept")
+    document = DocumentFactory.create(title="a", body="kept")
     loaded = Document.objects.get(pk=document.pk)
     Document.objects.filter(pk=document.pk).update(body="changed elsewhere")
 
@@ -75,7 +75,7 @@ def test_a_save_is_one_update_of_every_field_as_model_save_is(django_assert_num_
 
 
 def test_save_with_update_fields_writes_the_fields_named_even_if_unchanged():
-    document = DocumentFactory(title="a", body="kept")
+    document = DocumentFactory.create(title="a", body="kept")
     loaded = Document.objects.get(pk=document.pk)
     Document.objects.filter(pk=document.pk).update(body="changed elsewhere")
 
@@ -85,7 +85,7 @@ def test_save_with_update_fields_writes_the_fields_named_even_if_unchanged():
 
 
 def test_saving_with_deferred_history_does_not_load_it(django_assert_num_queries):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     loaded = Document.objects.defer("history").get(pk=document.pk)
 
     loaded.title = "b"
@@ -98,8 +98,8 @@ def test_saving_with_deferred_history_does_not_load_it(django_assert_num_queries
 
 def test_queryset_update_records_an_entry_on_each_changed_row_and_stamps_every_row(user):
     changed = DocumentFactory.create_batch(2, title="old")
-    unchanged = DocumentFactory(title="new")
-    other = DocumentFactory(title="other")
+    unchanged = DocumentFactory.create(title="new")
+    other = DocumentFactory.create(title="other")
 
     with acting_as(user):
         matched = Document.objects.exclude(pk=other.pk).update(title="new")
@@ -118,7 +118,7 @@ def test_queryset_update_records_an_entry_on_each_changed_row_and_stamps_every_r
 
 
 def test_queryset_update_with_an_expression_records_each_rows_own_values():
-    first, second = DocumentFactory(views=1), DocumentFactory(views=10)
+    first, second = DocumentFactory.create(views=1), DocumentFactory.create(views=10)
 
     Document.objects.update(views=F("views") + 1)
 
@@ -127,8 +127,8 @@ def test_queryset_update_with_an_expression_records_each_rows_own_values():
 
 
 def test_queryset_update_accepts_foreign_keys_by_instance_and_by_attname():
-    old, new = CategoryFactory(), CategoryFactory()
-    first, second = DocumentFactory(category=old), DocumentFactory(category=old)
+    old, new = CategoryFactory.create(), CategoryFactory.create()
+    first, second = DocumentFactory.create(category=old), DocumentFactory.create(category=old)
 
     Document.objects.filter(pk=first.pk).update(category=new)
     Document.objects.filter(pk=second.pk).update(category_id=new.pk)
@@ -139,7 +139,7 @@ def test_queryset_update_accepts_foreign_keys_by_instance_and_by_attname():
 
 
 def test_queryset_update_of_untracked_fields_stamps_the_rows_without_an_entry(user):
-    document = DocumentFactory(api_token="old")
+    document = DocumentFactory.create(api_token="old")
 
     with acting_as(user):
         Document.objects.filter(pk=document.pk).update(api_token="new")
@@ -150,7 +150,7 @@ def test_queryset_update_of_untracked_fields_stamps_the_rows_without_an_entry(us
 
 
 def test_queryset_update_writes_untracked_values_to_rows_whose_tracked_values_do_not_change():
-    document = DocumentFactory(title="same", api_token="old")
+    document = DocumentFactory.create(title="same", api_token="old")
 
     Document.objects.update(title="same", api_token="new")
 
@@ -159,7 +159,7 @@ def test_queryset_update_writes_untracked_values_to_rows_whose_tracked_values_do
 
 
 def test_a_sliced_queryset_cannot_be_updated():
-    DocumentFactory()
+    DocumentFactory.create()
 
     with pytest.raises(TypeError, match="slice"):
         Document.objects.all()[:1].update(title="x")
@@ -193,7 +193,7 @@ def test_bulk_created_instances_can_be_saved_again_with_a_proper_diff():
 def test_bulk_update_records_an_entry_per_changed_object_in_a_constant_number_of_statements(
     django_assert_num_queries, user
 ):
-    first, second, unchanged = (Document.objects.get(pk=DocumentFactory(title=title).pk) for title in "abc")
+    first, second, unchanged = (Document.objects.get(pk=DocumentFactory.create(title=title).pk) for title in "abc")
     first.title, second.title = "A", "B"
     second.views = 5
 
@@ -212,7 +212,7 @@ def test_bulk_update_records_an_entry_per_changed_object_in_a_constant_number_of
 
 
 def test_bulk_update_only_diffs_the_fields_it_writes():
-    document = Document.objects.get(pk=DocumentFactory(title="a", body="x").pk)
+    document = Document.objects.get(pk=DocumentFactory.create(title="a", body="x").pk)
     document.title, document.body = "b", "y"
 
     Document.objects.bulk_update([document], ["title"])
@@ -222,7 +222,7 @@ def test_bulk_update_only_diffs_the_fields_it_writes():
 
 
 def test_queryset_update_is_audited_from_async_code_too(user):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
 
     async def update():
         with acting_as(user):

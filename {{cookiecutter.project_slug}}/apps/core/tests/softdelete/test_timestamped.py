@@ -16,7 +16,7 @@ def actions(note):
 
 
 def test_dates_are_set_on_create_and_date_updated_moves_on_save():
-    note = NoteFactory()
+    note = NoteFactory.create()
     assert note.date_added == note.date_updated == note.created_at
     assert note.date_deleted is None
 
@@ -30,7 +30,7 @@ def test_dates_are_set_on_create_and_date_updated_moves_on_save():
 
 
 def test_delete_is_soft_and_recorded(user):
-    note = NoteFactory()
+    note = NoteFactory.create()
     with acting_as(user):
         result = note.delete()
 
@@ -48,7 +48,7 @@ def test_delete_is_soft_and_recorded(user):
 
 
 def test_deleting_a_deleted_row_does_nothing():
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.delete()
     date_deleted = note.date_deleted
 
@@ -58,7 +58,7 @@ def test_deleting_a_deleted_row_does_nothing():
 
 
 def test_restore_brings_the_row_back_and_is_recorded():
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.delete()
     note.restore()
 
@@ -69,14 +69,14 @@ def test_restore_brings_the_row_back_and_is_recorded():
 
 
 def test_restoring_a_row_that_is_not_deleted_does_nothing():
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.restore()
 
     assert actions(note) == ["create"]
 
 
 def test_managers_split_rows_by_deletion():
-    alive, deleted = NoteFactory(), NoteFactory()
+    alive, deleted = NoteFactory.create(), NoteFactory.create()
     deleted.delete()
 
     assert list(Note.objects.all()) == [alive]
@@ -87,7 +87,7 @@ def test_managers_split_rows_by_deletion():
 
 
 def test_queryset_delete_is_soft_and_recorded_on_each_row(user):
-    first, second, kept = NoteFactory(title="x"), NoteFactory(title="x"), NoteFactory(title="y")
+    first, second, kept = NoteFactory.create(title="x"), NoteFactory.create(title="x"), NoteFactory.create(title="y")
 
     with acting_as(user):
         result = Note.objects.filter(title="x").delete()
@@ -105,7 +105,7 @@ def test_queryset_delete_is_soft_and_recorded_on_each_row(user):
 
 
 def test_queryset_delete_leaves_already_deleted_rows_alone():
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.delete()
 
     assert Note.all_objects.all().delete() == (0, {})
@@ -113,7 +113,7 @@ def test_queryset_delete_leaves_already_deleted_rows_alone():
 
 
 def test_queryset_restore():
-    first, second = NoteFactory(), NoteFactory()
+    first, second = NoteFactory.create(), NoteFactory.create()
     Note.objects.all().delete()
 
     assert Note.all_objects.all().restore() == 2
@@ -122,15 +122,15 @@ def test_queryset_restore():
 
 
 def test_hard_delete_removes_the_row():
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.hard_delete()
 
     assert not Note.all_objects.filter(pk=note.pk).exists()
 
 
 def test_queryset_hard_delete_removes_deleted_and_alive_rows():
-    NoteFactory().delete()
-    NoteFactory()
+    NoteFactory.create().delete()
+    NoteFactory.create()
 
     Note.all_objects.all().hard_delete()
 
@@ -138,7 +138,7 @@ def test_queryset_hard_delete_removes_deleted_and_alive_rows():
 
 
 def test_a_stale_instance_saved_after_a_delete_does_not_revive_the_row():
-    note = NoteFactory()
+    note = NoteFactory.create()
     stale = Note.objects.get(pk=note.pk)
     note.delete()
 
@@ -152,7 +152,7 @@ def test_a_stale_instance_saved_after_a_delete_does_not_revive_the_row():
 
 
 def test_saving_a_changed_date_deleted_is_written():
-    note = NoteFactory()
+    note = NoteFactory.create()
     note.delete()
     note = Note.all_objects.get(pk=note.pk)
     note.date_deleted = None

@@ -34,7 +34,7 @@ def test_concurrent_claims_hand_out_every_task_exactly_once():
 
 
 def test_only_one_of_many_workers_starts_the_same_task():
-    task = TaskFactory()
+    task = TaskFactory.create()
 
     def worker(index, barrier):
         mine = Task.objects.get(pk=task.pk)  # each worker holds its own, equally fresh, instance

@@ -40,7 +40,7 @@ def test_statuses_are_stored_as_documented():
         ("PROCESSED", "processed"),
         ("FAILED", "failed"),
     ]
-    assert TaskFactory().status == "pending"
+    assert TaskFactory.create().status == "pending"
 
 
 def test_invalid_transition_is_importable_from_the_models():
@@ -48,21 +48,21 @@ def test_invalid_transition_is_importable_from_the_models():
 
 
 def test_start_processing_moves_pending_to_processing():
-    task = TaskFactory()
+    task = TaskFactory.create()
     task.start_processing()
 
     assert task.status == stored_status(task) == "processing"
 
 
 def test_fail_processing_moves_processing_to_failed():
-    task = TaskFactory(status=Status.PROCESSING)
+    task = TaskFactory.create(status=Status.PROCESSING)
     task.fail_processing()
 
     assert task.status == stored_status(task) == "failed"
 
 
 def test_complete_processing_deletes_the_record():
-    task = TaskFactory(status=Status.PROCESSING)
+    task = TaskFactory.create(status=Status.PROCESSING)
     pk = task.pk
     task.complete_processing()
 
@@ -71,7 +71,7 @@ def test_complete_processing_deletes_the_record():
 
 
 def test_complete_processing_keeps_the_task_when_the_delete_fails(monkeypatch):
-    task = TaskFactory(status=Status.PROCESSING)
+    task = TaskFactory.create(status=Status.PROCESSING)
 
     def failing_delete(*args, **kwargs):
         raise DatabaseError("the delete failed")
@@ -85,7 +85,7 @@ def test_complete_processing_keeps_the_task_when_the_delete_fails(monkeypatch):
 
 @pytest.mark.parametrize(("method", "status"), INVALID)
 def test_a_transition_from_the_wrong_status_is_refused_and_changes_nothing(method, status):
-    task = TaskFactory(name="nightly import", status=status)
+    task = TaskFactory.create(name="nightly import", status=status)
     required, target = TRANSITIONS[method]
 
     with pytest.raises(InvalidTransition) as refused:
@@ -107,7 +107,7 @@ def test_a_transition_from_the_wrong_status_is_refused_and_changes_nothing(metho
 
 
 def test_a_stale_instance_cannot_move_a_task_another_worker_moved():
-    task = TaskFactory()
+    task = TaskFactory.create()
     stale = Task.objects.get(pk=task.pk)
     task.start_processing()
 
@@ -118,7 +118,7 @@ def test_a_stale_instance_cannot_move_a_task_another_worker_moved():
 
 
 def test_a_stale_instance_of_a_completed_task_is_told_it_no_longer_exists():
-    task = TaskFactory(status=Status.PROCESSING)
+    task = TaskFactory.create(status=Status.PROCESSING)
     stale = Task.objects.get(pk=task.pk)
     task.complete_processing()
 
@@ -128,10 +128,10 @@ def test_a_stale_instance_of_a_completed_task_is_told_it_no_longer_exists():
 
 
 def test_claim_takes_the_oldest_pending_tasks_first():
-    newest = TaskFactory(datetime=TASKS_START + datetime.timedelta(hours=3))
-    oldest = TaskFactory(datetime=TASKS_START)
-    middle = TaskFactory(datetime=TASKS_START + datetime.timedelta(hours=1))
-    TaskFactory(datetime=TASKS_START - datetime.timedelta(hours=1), status=Status.FAILED)
+    newest = TaskFactory.create(datetime=TASKS_START + datetime.timedelta(hours=3))
+    oldest = TaskFactory.create(datetime=TASKS_START)
+    middle = TaskFactory.create(datetime=TASKS_START + datetime.timedelta(hours=1))
+    TaskFactory.create(datetime=TASKS_START - datetime.timedelta(hours=1), status=Status.FAILED)
 
     claimed = Task.objects.claim(count=2)
 
@@ -166,8 +166,8 @@ def test_claim_takes_one_task_by_default():
 
 
 def test_claim_can_be_limited_to_one_ingestor():
-    TaskFactory(task_ingestor="emails")
-    invoice = TaskFactory(task_ingestor="invoices")
+    TaskFactory.create(task_ingestor="emails")
+    invoice = TaskFactory.create(task_ingestor="invoices")
 
     assert Task.objects.claim(count=5, task_ingestor="invoices") == [invoice]
     assert Task.objects.claim(count=5, task_ingestor="invoices") == []
@@ -189,7 +189,7 @@ def test_claim_needs_a_positive_count():
 
 
 def test_a_task_subclass_has_the_transitions():
-    task = MyTaskFactory(my_field="payload")
+    task = MyTaskFactory.create(my_field="payload")
     task.start_processing()
     assert MyTaskModel.objects.get(pk=task.pk).status == "processing"
 
@@ -201,8 +201,8 @@ def test_a_task_subclass_has_the_transitions():
 
 
 def test_a_task_subclass_is_claimed_with_its_own_fields():
-    MyTaskFactory(my_field="later", datetime=TASKS_START + datetime.timedelta(hours=1))
-    MyTaskFactory(my_field="first", datetime=TASKS_START)
+    MyTaskFactory.create(my_field="later", datetime=TASKS_START + datetime.timedelta(hours=1))
+    MyTaskFactory.create(my_field="first", datetime=TASKS_START)
 
     (claimed,) = MyTaskModel.objects.claim()
 
@@ -212,7 +212,7 @@ def test_a_task_subclass_is_claimed_with_its_own_fields():
 
 
 def test_completing_a_task_subclass_deletes_both_of_its_rows():
-    task = MyTaskFactory(status=Status.PROCESSING)
+    task = MyTaskFactory.create(status=Status.PROCESSING)
     pk = task.pk
 
     task.complete_processing()
@@ -222,11 +222,11 @@ def test_completing_a_task_subclass_deletes_both_of_its_rows():
 
 
 def test_str_shows_the_status_label():
-    assert str(TaskFactory(name="nightly import", status=Status.PROCESSING)) == "nightly import (Processing)"
+    assert str(TaskFactory.create(name="nightly import", status=Status.PROCESSING)) == "nightly import (Processing)"
 
 
 def test_a_plain_claim_counts_the_attempt_and_sets_no_lease():
-    task = TaskFactory()
+    task = TaskFactory.create()
 
     (claimed,) = Task.objects.claim()
 
@@ -237,7 +237,7 @@ def test_a_plain_claim_counts_the_attempt_and_sets_no_lease():
 
 
 def test_claim_records_the_worker_and_its_lease():
-    task = TaskFactory()
+    task = TaskFactory.create()
     before = timezone.now()
 
     (claimed,) = Task.objects.claim(worker="host-a:41", lease=30)
@@ -250,8 +250,8 @@ def test_claim_records_the_worker_and_its_lease():
 
 
 def test_claim_takes_the_tasks_of_several_ingestors():
-    emails, invoices = TaskFactory(task_ingestor="emails"), TaskFactory(task_ingestor="invoices")
-    TaskFactory(task_ingestor="reports")
+    emails, invoices = TaskFactory.create(task_ingestor="emails"), TaskFactory.create(task_ingestor="invoices")
+    TaskFactory.create(task_ingestor="reports")
 
     assert Task.objects.claim(count=5, task_ingestors=["invoices", "emails"]) == [emails, invoices]
     assert Task.objects.claim(count=5, task_ingestors=[]) == []
@@ -264,7 +264,7 @@ def test_claim_takes_one_ingestor_or_several_not_both():
 
 
 def test_fail_processing_keeps_the_error():
-    task = TaskFactory(status=Status.PROCESSING)
+    task = TaskFactory.create(status=Status.PROCESSING)
 
     task.fail_processing(error="Traceback ...\nValueError: bad row 7")
 
@@ -273,7 +273,7 @@ def test_fail_processing_keeps_the_error():
 
 
 def test_requeue_moves_a_failed_task_back_to_pending_with_a_fresh_allowance():
-    task = TaskFactory()
+    task = TaskFactory.create()
     (claimed,) = Task.objects.claim(worker="host-a:41", lease=30)
     claimed.fail_processing(error="ValueError: bad row 7")
 
@@ -289,7 +289,7 @@ def test_requeue_moves_a_failed_task_back_to_pending_with_a_fresh_allowance():
 
 @pytest.mark.parametrize("status", [Status.PENDING, Status.PROCESSING])
 def test_requeue_needs_a_failed_task(status):
-    task = TaskFactory(status=status)
+    task = TaskFactory.create(status=status)
 
     with pytest.raises(InvalidTransition, match=f"its status is '{status.value}', but 'failed' is required"):
         task.requeue()
@@ -298,7 +298,7 @@ def test_requeue_needs_a_failed_task(status):
 
 def claimed_with_expired_lease(worker="host-a:41", **factory):
     """A task claimed by `worker` whose lease has run out (as if the worker had died)."""
-    task = TaskFactory(**factory)
+    task = TaskFactory.create(**factory)
     Task.objects.filter(pk=task.pk).claim(worker=worker, lease=30)
     Task.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now() - datetime.timedelta(seconds=1))
     return Task.objects.get(pk=task.pk)
@@ -306,7 +306,7 @@ def claimed_with_expired_lease(worker="host-a:41", **factory):
 
 def test_recover_expired_puts_a_dead_workers_task_back_to_pending():
     task = claimed_with_expired_lease(worker="host-a:41")
-    alive = TaskFactory()
+    alive = TaskFactory.create()
     Task.objects.filter(pk=alive.pk).claim(worker="host-b:7", lease=30)
 
     assert Task.objects.recover_expired(max_attempts=3) == (1, 0)
@@ -344,7 +344,7 @@ def test_recover_expired_can_be_limited_to_some_ingestors():
 
 
 def test_a_claim_without_a_lease_never_expires():
-    task = TaskFactory()
+    task = TaskFactory.create()
     Task.objects.claim()
 
     assert Task.objects.recover_expired() == (0, 0)
@@ -373,7 +373,7 @@ def test_a_worker_whose_lease_was_taken_over_can_neither_complete_nor_fail_the_t
 
 
 def test_renew_lease_pushes_the_expiry_forward():
-    TaskFactory()
+    TaskFactory.create()
     (task,) = Task.objects.claim(worker="host-a:41", lease=1)
     first_expiry = task.lease_expires_at
 
@@ -385,7 +385,7 @@ def test_renew_lease_pushes_the_expiry_forward():
 
 def test_lease_expired_lists_processing_tasks_past_their_lease():
     expired = claimed_with_expired_lease()
-    TaskFactory()
+    TaskFactory.create()
     Task.objects.claim(worker="host-b:7", lease=30)
 
     assert list(Task.objects.lease_expired()) == [expired]
@@ -394,7 +394,7 @@ def test_lease_expired_lists_processing_tasks_past_their_lease():
 
 
 def test_a_task_subclass_is_recovered_and_requeued_on_the_task_table():
-    task = MyTaskFactory()
+    task = MyTaskFactory.create()
     Task.objects.filter(pk=task.pk).claim(worker="host-a:41", lease=30)
     Task.objects.filter(pk=task.pk).update(lease_expires_at=timezone.now() - datetime.timedelta(seconds=1))
 
@@ -419,7 +419,7 @@ def fast_delete(monkeypatch):
 
 
 def test_completing_is_one_compare_and_set_delete_where_django_would_fast_delete(fast_delete):
-    TaskFactory()
+    TaskFactory.create()
     (task,) = Task.objects.claim(worker="host-a:41", lease=30)
     pk = task.pk
 
@@ -435,7 +435,7 @@ def test_completing_is_one_compare_and_set_delete_where_django_would_fast_delete
 
 
 def test_the_one_statement_completion_refuses_what_the_transition_refuses(fast_delete):
-    pending = TaskFactory(name="not started")
+    pending = TaskFactory.create(name="not started")
     with pytest.raises(InvalidTransition, match="its status is 'pending', but 'processing' is required"):
         pending.complete_processing()
     assert stored_status(pending) == "pending"
@@ -447,7 +447,7 @@ def test_the_one_statement_completion_refuses_what_the_transition_refuses(fast_d
         first.complete_processing()
     assert stored_status(first) == "processing"
 
-    gone = TaskFactory(status=Status.PROCESSING)
+    gone = TaskFactory.create(status=Status.PROCESSING)
     Task.objects.filter(pk=gone.pk).delete()
     with pytest.raises(InvalidTransition, match="it no longer exists"):
         gone.complete_processing()

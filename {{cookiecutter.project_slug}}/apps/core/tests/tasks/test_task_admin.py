@@ -42,8 +42,8 @@ def test_task_admin_is_registered_with_its_columns_filters_and_actions(rf, admin
 
 
 def test_task_changelist_filters_and_searches(admin_client):
-    pending = TaskFactory(name="send invoices", task_ingestor="billing")
-    processing = TaskFactory(name="resize images", task_ingestor="media", status=Status.PROCESSING)
+    pending = TaskFactory.create(name="send invoices", task_ingestor="billing")
+    processing = TaskFactory.create(name="resize images", task_ingestor="media", status=Status.PROCESSING)
 
     assert changelist_pks(admin_client, Task) == {pending.pk, processing.pk}
     assert changelist_pks(admin_client, Task, "?status=processing") == {processing.pk}
@@ -73,7 +73,7 @@ def test_the_lease_expired_filter_lists_tasks_whose_worker_died(admin_client):
 
 
 def test_the_change_page_shows_the_workers_fields_read_only(admin_client):
-    task = TaskFactory(status=Status.FAILED, attempts=2, worker="host-a:41", last_error="Traceback\n  ValueError: <x>")
+    task = TaskFactory.create(status=Status.FAILED, attempts=2, worker="host-a:41", last_error="Traceback\n  ValueError: <x>")
 
     response = admin_client.get(reverse("admin:core_task_change", args=[task.pk]))
 
@@ -102,8 +102,8 @@ def test_the_admin_classes_pass_the_system_checks():
 
 def test_start_processing_reports_what_moved_and_one_line_per_reason(admin_client):
     first, second = TaskFactory.create_batch(2)
-    busy = TaskFactory(name="Task two", status=Status.PROCESSING)
-    broken = TaskFactory(name="Import batch 7", status=Status.FAILED)
+    busy = TaskFactory.create(name="Task two", status=Status.PROCESSING)
+    broken = TaskFactory.create(name="Import batch 7", status=Status.FAILED)
 
     response = run_action(admin_client, Task, "start_processing", [first, second, busy, broken])
 
@@ -126,8 +126,8 @@ def test_a_long_refusal_lists_ten_names_then_how_many_more(admin_client):
 
 
 def test_complete_processing_deletes_the_completed_tasks_and_logs_their_deletion(admin_client, admin_user):
-    done = TaskFactory(name="nightly import", status=Status.PROCESSING)
-    not_started = TaskFactory(name="not started")
+    done = TaskFactory.create(name="nightly import", status=Status.PROCESSING)
+    not_started = TaskFactory.create(name="not started")
 
     response = run_action(admin_client, Task, "complete_processing", [done, not_started])
 
@@ -141,10 +141,10 @@ def test_complete_processing_deletes_the_completed_tasks_and_logs_their_deletion
 
 
 def test_complete_processing_needs_the_delete_permission(client):
-    clerk = UserFactory(is_staff=True)
+    clerk = UserFactory.create(is_staff=True)
     clerk.user_permissions.set(Permission.objects.filter(codename__in=["view_task", "change_task"]))
     client.force_login(clerk)
-    task = TaskFactory(status=Status.PROCESSING)
+    task = TaskFactory.create(status=Status.PROCESSING)
 
     response = run_action(client, Task, "complete_processing", [task])
 
@@ -156,10 +156,10 @@ def test_complete_processing_needs_the_delete_permission(client):
 
 
 def test_actions_need_the_change_permission(client):
-    viewer = UserFactory(is_staff=True)
+    viewer = UserFactory.create(is_staff=True)
     viewer.user_permissions.set(Permission.objects.filter(codename__in=["view_task", "delete_task"]))
     client.force_login(viewer)
-    task = TaskFactory()
+    task = TaskFactory.create()
 
     response = run_action(client, Task, "start_processing", [task])
 
@@ -183,8 +183,8 @@ def test_fail_processing_marks_the_tasks_failed_saying_who_and_logs_each_change(
 
 
 def test_requeue_brings_failed_tasks_back_to_pending(admin_client):
-    failed = TaskFactory(name="failed one", status=Status.FAILED, attempts=3, last_error="boom")
-    pending = TaskFactory(name="Task two")
+    failed = TaskFactory.create(name="failed one", status=Status.FAILED, attempts=3, last_error="boom")
+    pending = TaskFactory.create(name="Task two")
 
     response = run_action(admin_client, Task, "requeue", [failed, pending])
 
@@ -195,7 +195,7 @@ def test_requeue_brings_failed_tasks_back_to_pending(admin_client):
 
 
 def test_an_action_where_nothing_could_move_says_so(admin_client):
-    task = TaskFactory(name="done for", status=Status.FAILED)
+    task = TaskFactory.create(name="done for", status=Status.FAILED)
 
     response = run_action(admin_client, Task, "fail_processing", [task])
 
@@ -205,7 +205,7 @@ def test_an_action_where_nothing_could_move_says_so(admin_client):
 
 
 def test_a_task_held_by_a_newer_attempt_is_reported_as_such(admin_client, monkeypatch):
-    task = TaskFactory(name="contested")
+    task = TaskFactory.create(name="contested")
     Task.objects.claim(worker="host-a:41", lease=30)
     real_fail = Task.fail_processing
 
@@ -222,7 +222,7 @@ def test_a_task_held_by_a_newer_attempt_is_reported_as_such(admin_client, monkey
 
 
 def test_a_task_subclass_admin_lists_and_moves_its_tasks(admin_client):
-    task = MyTaskFactory(my_field="payload")
+    task = MyTaskFactory.create(my_field="payload")
 
     assert changelist_pks(admin_client, MyTaskModel) == {task.pk}
     response = run_action(admin_client, MyTaskModel, "start_processing", [task])

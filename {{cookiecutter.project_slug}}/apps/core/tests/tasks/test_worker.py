@@ -119,14 +119,14 @@ def test_the_ingestor_runs_outside_any_transaction_acting_as_nobody(registry):
         seen.update(atomic=connection.in_atomic_block, user=get_current_user(), status=task.status)
 
     Task.objects.create(name="probe", task_ingestor="probe")
-    with acting_as(UserFactory()):  # whoever started the worker is not the one the task runs as
+    with acting_as(UserFactory.create()):  # whoever started the worker is not the one the task runs as
         assert run_burst("probe")[0] == 0
 
     assert seen == {"atomic": False, "user": None, "status": Status.PROCESSING}
 
 
 def test_a_task_subclass_reaches_its_ingestor_as_itself_and_acts_as_its_user():
-    user = UserFactory()
+    user = UserFactory.create()
     task = UserTask.objects.create(name="as someone", task_ingestor="as_user", acting_user=user)
 
     assert run_burst("as_user")[0] == 0
