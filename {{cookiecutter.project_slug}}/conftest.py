@@ -16,7 +16,6 @@ from django.test.utils import override_settings
 
 from apps.core.tests.settings import TEST_APPS
 
-
 # A second database, for the tests of database routing (`pytest.mark.django_db(databases=["default", "other"])`),
 # on the same engine as the default one. Added before any connection is opened, so Django sees it from the start;
 # pytest-django creates its test database only for the tests that ask for it.
