@@ -1,6 +1,6 @@
 """Answers the template refuses: one sentence naming the value and the rule, and nothing left behind.
 
-local_extensions.py checks them while cookiecutter reads them, so cookiecutter prints the sentence as one line,
+answer_checks.py checks them while cookiecutter reads them, so cookiecutter prints the sentence as one line,
 `Error: ...`, with no traceback. A value outside a choice's list is refused by cookiecutter itself, with a traceback
 the template cannot prevent (the README says so)."""
 

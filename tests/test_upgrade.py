@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .baking import TEMPLATE
+from .baking import TEMPLATE, shell_environment
 
 CRUFT = Path(sys.executable).with_name("cruft")
 PROJECT_DIR = "{{cookiecutter.project_slug}}"
@@ -110,3 +110,151 @@ def test_the_update_is_left_for_review_and_applies_cleanly(upgraded):
     for path in ("README.md", "config/settings.py"):
         assert "<<<<<<<" not in (project / path).read_text()
     assert not list(project.rglob("*.rej"))
+
+
+# The last template commit before apps/core moved into its three rooms (audit/, softdelete/, tasks/).
+BEFORE_THE_HOUSE = "e32e392de7dbb2c3df5ab875f2b7c11ed1d78b28"
+
+# A team's own app, written against every public path of apps/core as the template before the move offered them.
+BILLING_INGESTORS = """
+from apps.core.ingestors import ingestor
+
+PROCESSED = []
+
+
+@ingestor("invoices")
+def import_invoices(task):
+    PROCESSED.append(task.name)
+"""
+
+BILLING_TEST = """
+import pytest
+from django.core.management import call_command
+
+from apps.accounts.models import TrackableModel as AccountsTrackableModel
+from apps.core.admin_mixins import TimestampedAdminMixin, TrackableAdminMixin
+from apps.core.current_user import acting_as, get_current_user
+from apps.core.fields import DeletionDateField, HistoryField
+from apps.core.ingestors import ingestor, registered_ingestors
+from apps.core.middleware import CurrentUserMiddleware
+from apps.core.models import InvalidTransition, Task, TimestampedModel, TrackableModel
+from apps.core.querysets import AliveManager, TrackableManager
+
+from .. import ingestors
+from ..models import Invoice
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_every_public_path_still_imports():
+    assert AccountsTrackableModel is TrackableModel
+    assert issubclass(Invoice, TimestampedModel)
+    assert callable(CurrentUserMiddleware) and callable(ingestor) and get_current_user() is None
+    assert {TrackableAdminMixin, TimestampedAdminMixin, HistoryField, DeletionDateField, AliveManager, TrackableManager}
+    assert issubclass(InvalidTransition, Exception)
+
+
+def test_the_audit_trail_and_soft_delete_work_on_the_teams_model(django_user_model):
+    user = django_user_model.objects.create(**{django_user_model.USERNAME_FIELD: "alice@example.com"})
+    with acting_as(user):
+        invoice = Invoice.objects.create(name="first")
+        invoice.name = "second"
+        invoice.save()
+    invoice.delete()
+    assert [entry["action"] for entry in Invoice.all_objects.get(pk=invoice.pk).history] == [
+        "create", "update", "delete"
+    ]
+    assert invoice.history[1]["by"] == user.pk
+    assert not Invoice.objects.exists()
+
+
+def test_the_teams_ingestor_is_registered_and_run_by_the_worker():
+    assert registered_ingestors()["invoices"].function is ingestors.import_invoices
+    Task.objects.create(name="march", task_ingestor="invoices")
+    call_command("run_tasks", "--ingestor", "invoices", "--burst", verbosity=0)
+    assert ingestors.PROCESSED == ["march"]
+    assert not Task.objects.exists()
+"""
+
+
+@pytest.fixture(scope="module")
+def moved_house(tmp_path_factory):
+    """A project baked (with cruft) from the template before the move, with an app of the team's own that imports
+    every public path and registers an ingestor, then updated to this template."""
+    root = tmp_path_factory.mktemp("house")
+    template = root / "template"
+    template.mkdir()
+    if subprocess.run(
+        ["git", "cat-file", "-e", f"{BEFORE_THE_HOUSE}^{{commit}}"], cwd=TEMPLATE, check=False
+    ).returncode:
+        pytest.fail(f"This test needs the template's git history back to {BEFORE_THE_HOUSE} (a full clone).")
+    archive = subprocess.run(["git", "archive", BEFORE_THE_HOUSE], cwd=TEMPLATE, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(template)], input=archive.stdout, check=True)
+    git(template, "init", "--quiet", "--initial-branch", "main")
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "-m", "before the move")
+
+    projects = root / "projects"
+    projects.mkdir()
+    subprocess.run([CRUFT, "create", str(template), "--no-input"], cwd=projects, check=True, capture_output=True)
+    project = projects / "my_service"
+    make = subprocess.run(
+        ["make", "app", "name=billing", "model=Invoice"],
+        cwd=project,
+        env=shell_environment(UV_PYTHON_DOWNLOADS="never"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert make.returncode == 0, make.stdout + make.stderr
+    (project / "apps" / "billing" / "ingestors.py").write_text(BILLING_INGESTORS.lstrip())
+    (project / "apps" / "billing" / "tests" / "test_public_paths.py").write_text(BILLING_TEST.lstrip())
+    git(project, "init", "--quiet")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", "Baked with cruft, then our billing app")
+
+    # Template commit B: the template as it is now.
+    for path in template.iterdir():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.copytree(
+        TEMPLATE,
+        template,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(".git", ".venv", "out", "__pycache__", ".*_cache", "*.sqlite3"),
+    )
+    git(template, "add", "--all")
+    git(template, "commit", "--quiet", "-m", "the house moved")
+    done = subprocess.run(
+        [CRUFT, "update", "--skip-apply-ask"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not list(project.rglob("*.rej")), "the update did not apply cleanly"
+    return project
+
+
+def test_a_project_from_before_the_move_updates_and_keeps_working(moved_house):
+    """The team's app, untouched, passes alongside the updated apps/core: same import paths, no new migration."""
+    project = moved_house
+    assert (project / "apps" / "core" / "audit").is_dir()
+    assert not (project / "apps" / "core" / "worker.py").exists()
+    env = shell_environment(UV_PYTHON_DOWNLOADS="never")
+    outputs = []
+    for command in (
+        ["make", "install"],
+        [".venv/bin/python", "manage.py", "makemigrations", "--check", "--dry-run"],
+        [
+            ".venv/bin/python",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "apps/billing/tests/test_public_paths.py",
+        ],
+        [".venv/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"],
+    ):
+        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        outputs.append(done.stdout)
+    assert "3 passed" in outputs[2]
