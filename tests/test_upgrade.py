@@ -150,7 +150,8 @@ def test_every_public_path_still_imports():
     assert AccountsTrackableModel is TrackableModel
     assert issubclass(Invoice, TimestampedModel)
     assert callable(CurrentUserMiddleware) and callable(ingestor) and get_current_user() is None
-    assert {TrackableAdminMixin, TimestampedAdminMixin, HistoryField, DeletionDateField, AliveManager, TrackableManager}
+    assert all((TrackableAdminMixin, TimestampedAdminMixin, HistoryField, DeletionDateField))
+    assert all((AliveManager, TrackableManager))
     assert issubclass(InvalidTransition, Exception)
 
 
