@@ -1,6 +1,7 @@
 """The development home page at /: the project's name and its links while DEBUG is on, 404 in production."""
 
 import pytest
+from django.utils.html import escape
 
 from config.home import readme_sections
 
@@ -12,7 +13,7 @@ def test_the_home_page_links_the_admin_the_health_check_and_the_readme_while_deb
     response = client.get("/")
     assert response.status_code == 200
     page = response.text
-    assert f"<h1>{settings.PROJECT_NAME}</h1>" in page
+    assert f"<h1>{escape(settings.PROJECT_NAME)}</h1>" in page  # any name, quotes and <&> included
     assert f'href="/{settings.ADMIN_URL}"' in page
     assert 'href="/healthz"' in page
     assert 'href="#environment-variables"' in page
