@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .audit import checks as audit_checks
-from .audit import entries, tracker
+from .audit import entries, erasure, retention, sequence, tracker
 from .audit.archive import ArchivedHistory
 from .audit.django_internals import transaction_marker
 from .audit.fields import HistoryField
@@ -98,8 +98,27 @@ class TrackableModel(models.Model):
             super().save(
                 force_insert=force_insert, force_update=force_update, using=using, update_fields=update_fields
             )
+        retention.after_save(self, using)  # a history past the model's history_row_limit moves to the archive
 
     save.alters_data = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def history_of(cls, pk, using=None):
+        """The complete history of the row keyed `pk`, whether it is alive, soft-deleted or deleted for real, oldest
+        first: its archived entries, then the row's own. A sequence (len(), indexing, slicing, iteration) that reads
+        the database lazily, a page at a time."""
+        return sequence.history_of(cls, pk, using)
+
+    def redact_history(self, *, fields, reason, using=None):
+        """Replace the recorded values of `fields` in every entry of this row's history (in the row and in the
+        archive) with a marker, and add a "redact" entry naming the fields and the reason. Returns the number of
+        entries redacted."""
+        using = using or router.db_for_write(type(self), instance=self)
+        redacted = erasure.redact(type(self), self.pk, fields, reason, using)
+        tracker.forget_history(self)
+        return redacted
+
+    redact_history.alters_data = True
 
     async def ahistory(self):
         """The history, from async code: reading `history` may query the database, which async code must not do

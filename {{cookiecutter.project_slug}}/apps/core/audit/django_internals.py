@@ -12,14 +12,19 @@ API does the job:
   deferred fields), so that serialising or dumping a table does not cost a query per row.
 - `check_update()`: builds Django's own UPDATE for a queryset without running it, so that invalid input raises
   Django's own error before any transaction is opened.
+- `before_collector_delete()`: every real delete (Model.delete(), QuerySet.delete(), cascades, fast deletes) ends in
+  `Collector.delete()`, which holds the whole set of rows about to go (`data`, `fast_deletes`). Django's delete
+  signals are sent per instance and turn fast deletes off, so archiving from them would cost a statement per row;
+  running once before `Collector.delete()`, in its transaction, archives a whole delete with a statement per model.
 """
 
 import contextlib
+import functools
 import weakref
 
 from django.core.exceptions import EmptyResultSet, FieldError
-from django.db import connections
-from django.db.models import sql
+from django.db import connections, transaction
+from django.db.models import deletion, sql
 from django.db.models.query import ModelIterable
 
 
@@ -101,3 +106,21 @@ def check_update(queryset, values):
     # A queryset that can match nothing is valid (EmptyResultSet): Django's UPDATE then updates nothing.
     with contextlib.suppress(EmptyResultSet):
         query.get_compiler(queryset.db).as_sql()
+
+
+def before_collector_delete(needed, run):
+    """Make every `Collector.delete()` call `run(collector)` first, in the delete's own transaction, when
+    `needed(collector)` says so (a delete that needs nothing runs exactly as Django's, with no transaction added).
+    Installed once; calling it again does nothing."""
+    original = deletion.Collector.delete
+    if getattr(original, "_runs_first", None) is not None:
+        return
+    @functools.wraps(original)
+    def delete(collector):
+        if not needed(collector):
+            return original(collector)
+        with transaction.atomic(using=collector.using, savepoint=False):
+            run(collector)
+            return original(collector)
+    delete._runs_first = run  # type: ignore[attr-defined]
+    deletion.Collector.delete = delete  # type: ignore[method-assign]

@@ -15,7 +15,7 @@ import contextlib
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
 
-from . import entries, sql_entries, tracker
+from . import entries, retention, sql_entries, tracker
 from .django_internals import PeerLinkingIterable, check_update
 from .expressions import EntriesByRow, append_entries, rows_among
 
@@ -39,6 +39,7 @@ class TrackableQuerySet(models.QuerySet):
         tracked = _tracked(self.model, values)
         if not tracked:
             return super().update(**values)
+        retention.before_update(self)  # rows at the model's history_row_limit move their oldest entries out first
         check_update(self, values)
         entry = entries.entry(entries.UPDATE, {}, user, now)
         vendor = connections[self.db].vendor

@@ -4,6 +4,6 @@ the test apps' models."""
 
 from config.settings import *  # noqa: F403
 
-TEST_APPS = ["apps.core.tests.testapp", "apps.core.tests.workerapp"]
+TEST_APPS = ["apps.core.tests.testapp", "apps.core.tests.workerapp", "apps.core.tests.archiveapp"]
 
 INSTALLED_APPS = [*INSTALLED_APPS, *TEST_APPS]  # noqa: F405
