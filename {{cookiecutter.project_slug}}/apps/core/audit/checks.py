@@ -1,5 +1,6 @@
 """System checks for models built on the base models: the mistakes that would quietly weaken the audit trail."""
 
+from django.conf import settings
 from django.core import checks
 
 from . import entries
@@ -8,8 +9,47 @@ from . import entries
 def check_trackable_model(model):
     errors = _check_history_exclude(model)
     if not model._meta.abstract:
-        errors += _check_managers(model) + _check_audit_fields(model)
+        errors += _check_managers(model) + _check_audit_fields(model) + _check_row_limit(model)
     return errors
+
+
+# Below this, rows would move entries to the archive every few saves: more statements than the limit saves.
+SMALLEST_USEFUL_ROW_LIMIT = 10
+
+
+def _check_row_limit(model):
+    """history_row_limit (or AUDIT_HISTORY_ROW_LIMIT) is None or a number of entries large enough to be worth it."""
+    from .retention import row_limit
+
+    limit = row_limit(model)
+    source = (
+        f"{model.__name__}.history_row_limit"
+        if hasattr(model, "history_row_limit")
+        else "settings.AUDIT_HISTORY_ROW_LIMIT"
+    )
+    if limit is None:
+        return []
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        return [
+            checks.Error(
+                f"{source} must be a positive number of entries, or None to keep every entry in the row; "
+                f"not {limit!r}.",
+                obj=model,
+                id="core.E003",
+            )
+        ]
+    if limit < SMALLEST_USEFUL_ROW_LIMIT:
+        return [
+            checks.Warning(
+                f"{source} = {limit} keeps so few entries in {model._meta.label}'s rows that they move to the "
+                f"archive every {max(limit // 2, 1)} saves, at the cost of two more statements each time; reading "
+                "a row's history then means reading the archive too.",
+                hint=f"Use at least {SMALLEST_USEFUL_ROW_LIMIT} (a few hundred suits most models), or None.",
+                obj=model,
+                id="core.W005",
+            )
+        ]
+    return []
 
 
 def _check_audit_fields(model):

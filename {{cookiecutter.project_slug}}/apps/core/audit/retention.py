@@ -167,6 +167,21 @@ class FirstEntryAt(models.Func):
         return template.format(column), params
 
 
+class FirstEntryMoment(models.Func):
+    """The "at" of the first entry of a history column as a datetime (as the column type stores it), or NULL."""
+
+    output_field = models.DateTimeField()
+    templates = {
+        "postgresql": "(({0} -> 0 ->> 'at')::timestamptz)",
+        # As Django stores a datetime on SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", UTC.
+        "sqlite": "replace(substr({0} ->> '$[0].at', 1, 26), 'T', ' ')",
+    }
+
+    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[override]
+        column, params = compiler.compile(self.source_expressions[0])
+        return self.templates[connection.vendor].format(column), params
+
+
 class EntriesSince(models.Func):
     """The entries of a history column whose "at" is not before `since` (ISO-8601 text, UTC), in order."""
 
@@ -259,8 +274,7 @@ def _prune_archive(label, before, since, using, dry_run, batch_size, counts):
             chosen = records.filter(id__in=[row[0] for row in batch])
             kept = EntriesSince("entries", since)
             models.QuerySet.update(chosen, entries=kept)
-            # The record now holds only entries on or after `before`: its first one is at least that recent.
-            models.QuerySet.update(chosen, entry_count=HistoryLength("entries"), first_at=before)
+            models.QuerySet.update(chosen, entry_count=HistoryLength("entries"), first_at=FirstEntryMoment("entries"))
             left = sum(chosen.values_list("entry_count", flat=True))
         counts["entries"] += sum(row[1] for row in batch) - left
         shortened.update(row[2] for row in batch if not row[3])
