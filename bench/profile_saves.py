@@ -1,8 +1,13 @@
 #!/usr/bin/env python
-"""Profile save() of loaded rows (table 2's "update") for one benchmark model against the plain model, with
-pyinstrument when it is installed (cProfile otherwise). For finding where an update ratio goes.
+"""Profile one kind of write of table 9 for one benchmark model, with pyinstrument when it is installed (cProfile
+otherwise), after timing it against the same-width plain model. For finding where a ratio goes.
 
-    python bench/profile_saves.py --project /path/to/baked/project [--model TrackableModel] [--postgres]
+    python bench/profile_saves.py --project /path/to/baked/project [--model TrackableModel]
+        [--workload save|create|bulk_update|get_save|qs_update] [--postgres]
+
+The writes are table 9's: `save` is save() of a loaded row after changing one field, `create` is
+Model.objects.create(), `bulk_update` is bulk_update() of 20 loaded rows, `get_save` is get(pk=) + save() and
+`qs_update` is filter(pk=).update(quantity=F("quantity") + 1). SQLite is a file in WAL mode, as in table 9.
 """
 
 import argparse
@@ -19,15 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import setup
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+FLAT_LINES = 40
+WORKLOADS = ("save", "create", "bulk_update", "get_save", "qs_update")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", required=True, type=Path)
-    parser.add_argument("--model", default="TrackableModel", help="a label of table 2 (default TrackableModel)")
-    parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--postgres", action="store_true", help="profile on PostgreSQL instead of in-memory SQLite")
+    parser.add_argument("--model", default="TrackableModel", help="a label of table 9 (default TrackableModel)")
+    parser.add_argument("--workload", default="save", choices=WORKLOADS)
+    parser.add_argument("--rows", type=int, default=2000, help="writes profiled (rows for bulk_update)")
+    parser.add_argument("--postgres", action="store_true", help="profile on PostgreSQL instead of a SQLite file")
     parser.add_argument("--postgres-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--interval", type=float, default=0.0001, help="pyinstrument's sampling interval (s)")
     args = parser.parse_args(argv)
 
     pg_name = f"bench_profile_{os.getpid()}"
@@ -35,9 +44,9 @@ def main(argv=None):
         setup.create_database(args.postgres_url, pg_name)
     try:
         setup.configure(args.project, args.postgres_url if args.postgres else None, pg_name)
-        alias = "pg" if args.postgres else "default"
+        alias = "pg" if args.postgres else "wal"
         setup.migrate(alias)
-        profile(alias, args.model, args.rows)
+        profile(alias, args.model, args.workload, args.rows, args.interval)
     finally:
         if args.postgres:
             from django.db import connections
@@ -46,52 +55,84 @@ def main(argv=None):
             setup.drop_database(args.postgres_url, pg_name)
 
 
-def loaded_rows(alias, model, tables, rows):
+def prepared(alias, model, tables, workload, rows):
+    """A function running `rows` writes of `workload` on fresh rows of `model`, everything it needs made beforehand."""
+    from benchlib.single_writes import BULK_ROWS
     from benchlib.subjects import new_values
     from benchlib.util import reset_tables
+    from django.db.models import F
 
     reset_tables(alias, tables)
     manager = model._default_manager.db_manager(alias)
-    for i in range(rows):
-        manager.create(**new_values(i))
-    return list(manager.order_by("pk"))
+    if workload == "create":
+        return lambda: [manager.create(**new_values(i)) for i in range(rows)]
+    manager.bulk_create([model(**new_values(i)) for i in range(rows)])
+    objs = list(manager.order_by("pk"))
+    if workload == "save":
+
+        def save_loaded():
+            for obj in objs:
+                obj.quantity += 1
+                obj.save()
+
+        return save_loaded
+    if workload == "get_save":
+
+        def get_and_save():
+            for obj in objs:
+                loaded = manager.get(pk=obj.pk)
+                loaded.quantity += 1
+                loaded.save()
+
+        return get_and_save
+    if workload == "qs_update":
+        return lambda: [manager.filter(pk=obj.pk).update(quantity=F("quantity") + 1) for obj in objs]
+    chunks = [objs[start : start + BULK_ROWS] for start in range(0, len(objs), BULK_ROWS)]
+
+    def bulk_update():
+        for chunk in chunks:
+            for obj in chunk:
+                obj.quantity += 1
+            manager.bulk_update(chunk, ["quantity"])
+
+    return bulk_update
 
 
-def update_all(objs):
-    for obj in objs:
-        obj.quantity += 1
-        obj.save()
-
-
-def profile(alias, label, rows):
+def profile(alias, label, workload, rows, interval):
     from benchlib import router
-    from benchlib.subjects import subjects
+    from benchlib.single_writes import BASELINE, BULK_ROWS, subjects
+    from django.db import connections
 
-    chosen = {name: (model, tables) for name, model, tables in subjects()}
+    chosen = {name: (model, tables) for name, model, tables, by_hand in subjects(connections[alias].vendor)}
+    chosen = {name: value for name, value in chosen.items() if name != "limit (raw SQL)"}
     if label not in chosen:
         sys.exit(f"--model must be one of {', '.join(chosen)}")
+    per = f"{BULK_ROWS}-row bulk_update()" if workload == "bulk_update" else "write"
+    calls = rows // BULK_ROWS if workload == "bulk_update" else rows
     with router.use(alias):
-        for name in ("plain", label):
-            model, tables = chosen[name]
-            objs = loaded_rows(alias, model, tables, rows)
+        for name in (BASELINE, label):
+            run = prepared(alias, *chosen[name], workload, rows)
             start = time.perf_counter()
-            update_all(objs)
-            print(f"{name}: {(time.perf_counter() - start) / rows * 1e6:.0f} us per save() (unprofiled)")
-        objs = loaded_rows(alias, *chosen[label], rows)
+            run()
+            print(f"{name}: {(time.perf_counter() - start) / calls * 1e6:.0f} us per {per} (unprofiled)")
+        run = prepared(alias, *chosen[label], workload, rows)
         try:
             from pyinstrument import Profiler
         except ImportError:
             profiler = cProfile.Profile()
-            profiler.runcall(update_all, objs)
+            profiler.runcall(run)
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
             print(out.getvalue())
             return
-        profiler = Profiler(interval=0.0001)
+        profiler = Profiler(interval=interval)
         profiler.start()
-        update_all(objs)
+        run()
         profiler.stop()
-        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        print(profiler.output_text(unicode=False, color=False, show_all=False, time="percent_of_total"))
+        # Where the time is spent itself (library frames included), the frames that take the most first.
+        flat = profiler.output_text(unicode=False, color=False, show_all=True, flat=True, time="percent_of_total")
+        print("\n".join(flat.splitlines()[:FLAT_LINES]))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,17 @@ def main(argv=None):
         atexit.register(drop_pg, args.postgres_url, pg_name)
     setup.configure(args.project, None if pg_problem else args.postgres_url, pg_name)
 
-    from benchlib import admin_page, claims, history_depth, project, queryset_update, statements, throughput, workers
+    from benchlib import (
+        admin_page,
+        claims,
+        history_depth,
+        project,
+        queryset_update,
+        single_writes,
+        statements,
+        throughput,
+        workers,
+    )
     from benchlib.util import print_skipped
 
     no_server = f"no server at {args.postgres_url} ({pg_problem})"
@@ -58,6 +68,7 @@ def main(argv=None):
         backends.append(("pg", f"PostgreSQL (database {pg_name})"))
     for alias, _ in backends:
         setup.migrate(alias)
+    setup.migrate("wal")  # table 9's SQLite file
     mode = "quick" if args.quick else "full"
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"Benchmark of {args.project.resolve()} ({mode} run)")
@@ -163,11 +174,22 @@ def main(argv=None):
     if pg_problem is not None:
         update_ratios += " admin_page_10000_ratio_pg=n/a"
     update_ratios += " " + worker_summary(jobs)
+    single_rows, single_rounds = (40, 3) if args.quick else (500, 5)
+    single = {}
+    for alias, name in [("wal", "SQLite (a file, WAL)"), *[b for b in backends if b[0] == "pg"]]:
+        single[alias] = single_writes.report(
+            alias, f"9. Single-row writes and a 20-row bulk_update() - {name}", single_rows, single_rounds
+        )
+    if pg_problem is not None:
+        print_skipped("9. Single-row writes and a 20-row bulk_update() - PostgreSQL", no_server)
+    update_ratios += " " + single_summary(single)
     print(f"Total time {time.perf_counter() - started:.0f} s.")
     print(
         "Summary: ratios are table 2's updates on SQLite (in memory), like the issue's reference figures "
         "(PostgreSQL's ratios are in table 2); claims per second and duplicates (over every claim() run): table 4; "
-        "workers' jobs per second with 1/2/4 processes and run_tasks' enqueue-to-start median: table 6."
+        "workers' jobs per second with 1/2/4 processes and run_tasks' enqueue-to-start median: table 6; "
+        "single-row writes (create/get + save/save loaded/qs.update/bulk_update) over the same-width plain model: "
+        "table 9."
     )
     print(
         f"trackable_update_ratio={ratio['TrackableModel']:.2f} simple_history_ratio={ratio['simple-history']:.2f} "
@@ -177,6 +199,29 @@ def main(argv=None):
 
 
 WORKER_COUNTS = (1, 2, 4)
+
+# Table 9's rows in the summary line, by key.
+SINGLE_WRITE_KEYS = {
+    "TrackableModel": "trackable",
+    "TimestampedModel": "timestamped",
+    "django-pghistory": "pghistory",
+    "limit (raw SQL)": "raw_sql",
+}
+
+
+def single_summary(single):
+    """Table 9's ratios to the same-width plain model, five per model (create/get + save/save loaded/qs.update/
+    bulk_update), on SQLite (the file) and PostgreSQL."""
+    from benchlib.single_writes import summary
+
+    keys = []
+    for alias, database in (("wal", "sqlite"), ("pg", "pg")):
+        ratios = single.get(alias)
+        for label, key in SINGLE_WRITE_KEYS.items():
+            if key == "pghistory" and database == "sqlite":
+                continue  # PostgreSQL only
+            keys.append(summary(None if ratios is None else ratios[label], f"{key}_writes_{database}"))
+    return " ".join(keys)
 
 
 def worker_summary(jobs):

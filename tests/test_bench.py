@@ -9,7 +9,7 @@ import pytest
 
 from .baking import POSTGRES_SERVER, TEMPLATE, shell_environment
 
-SQLITE = " - SQLite ("  # in memory, or a file for the admin page
+SQLITE = " - SQLite ("  # in memory, or a file for the admin page and the single-row writes
 POSTGRES = " - PostgreSQL"
 # Tables run on each database: their titles end with the database's name.
 PER_DATABASE = (
@@ -18,6 +18,7 @@ PER_DATABASE = (
     "3. One update when the history",
     "5. QuerySet.update() of 500 rows",
     "7. Admin change page with a long history",
+    "9. Single-row writes and a 20-row bulk_update()",
 )
 CLAIMS = "4. Task.objects.claim(count=10) with concurrent workers - PostgreSQL"
 WORKERS = "6. Task workers end to end - PostgreSQL"
@@ -29,7 +30,12 @@ SUMMARY = re.compile(
     r"queryset_update_ratio_pg=(?P<update_pg>\d+\.\d+|n/a) admin_page_10000_ratio_sqlite=\d+\.\d+ "
     r"admin_page_10000_ratio_pg=(?P<admin_pg>\d+\.\d+|n/a) "
     r"run_tasks_jobs_per_s=(?P<run_tasks>\d+/\d+/\d+|n/a) django_tasks_db_jobs_per_s=(?P<tasks_db>\d+/\d+/\d+|n/a) "
-    r"procrastinate_jobs_per_s=(?P<procrastinate>\d+/\d+/\d+|n/a) enqueue_to_start_ms=(?P<start_ms>\d+\.\d+|n/a)"
+    r"procrastinate_jobs_per_s=(?P<procrastinate>\d+/\d+/\d+|n/a) enqueue_to_start_ms=(?P<start_ms>\d+\.\d+|n/a) "
+    # Table 9: create/get + save/save loaded/qs.update/bulk_update over the same-width plain model.
+    r"trackable_writes_sqlite=(?P<trackable_sqlite>{ratios}) timestamped_writes_sqlite={ratios} "
+    r"raw_sql_writes_sqlite={ratios} trackable_writes_pg=(?P<trackable_pg>{ratios}|n/a) "
+    r"timestamped_writes_pg=(?:{ratios}|n/a) pghistory_writes_pg=(?P<pghistory_pg>{ratios}|n/a) "
+    r"raw_sql_writes_pg=(?:{ratios}|n/a)".replace("{ratios}", r"\d+\.\d+(?:/\d+\.\d+){4}")
 )
 
 
@@ -75,6 +81,7 @@ def test_quick_run_prints_every_table_then_the_summary(bench):
     if skipped:
         assert (summary["per_second"], summary["duplicates"], summary["update_pg"]) == ("n/a",) * 3, lines[-1]
         assert (summary["run_tasks"], summary["start_ms"]) == ("n/a",) * 2, lines[-1]
+        assert (summary["trackable_pg"], summary["pghistory_pg"]) == ("n/a",) * 2, lines[-1]
     else:
         assert summary["per_second"] != "n/a", lines[-1]
         assert summary["duplicates"] == "0", lines[-1]
@@ -98,4 +105,7 @@ def test_postgres_tables_run_when_the_server_answers(bench, postgres_url):
     for key in ("run_tasks", "tasks_db", "procrastinate"):
         assert summary[key] != "n/a", lines[-1]
     assert summary["start_ms"] != "n/a", lines[-1]
+    # Table 9 runs django-pghistory (a bench requirement) beside TrackableModel on PostgreSQL.
+    assert "n/a" not in (summary["trackable_pg"], summary["pghistory_pg"]), lines[-1]
+    assert any(line.startswith("django-pghistory ") for line in lines), output
     assert not any(line.lstrip().startswith("ERROR (") for line in lines), output

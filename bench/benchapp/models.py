@@ -3,7 +3,9 @@
 Each is written the way a project would write it. Tables are created with `migrate --run-syncdb` (no migrations).
 """
 
+import pghistory
 from apps.core.models import TimestampedModel, TrackableModel
+from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -56,6 +58,46 @@ class SimpleHistoryModel(models.Model):
 
 class AuditlogModel(models.Model):
     """django-auditlog (registered in apps.py): reads the old row, then inserts a LogEntry per save."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+
+
+class SameWidthColumns(models.Model):
+    """TrackableModel's extra columns (created_at, updated_at, created_by, updated_by, history) on a plain model:
+    what a row of that width costs to write, without an audit trail (table 9's baseline)."""
+
+    name = name_field()
+    quantity = quantity_field()
+    price = price_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    history = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class PlainSameWidth(SameWidthColumns):
+    """A plain model as wide as TrackableModel, written through the ORM."""
+
+
+class RawSqlLimit(SameWidthColumns):
+    """The same columns, written by table 9's hand-written SQL (benchlib/raw_writes.py): each write and its history
+    entry in one statement, with no ORM around it. The limit an ORM-level audit trail can approach."""
+
+
+@pghistory.track()
+class PghistoryModel(models.Model):
+    """django-pghistory (PostgreSQL triggers): an event row per insert and per changing update, written by the
+    database itself."""
 
     name = name_field()
     quantity = quantity_field()

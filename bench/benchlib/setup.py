@@ -1,8 +1,12 @@
-"""Configure Django for the benchmark: the baked project's apps plus simple_history, auditlog and benchapp, on an
-in-memory SQLite database ("default") and, when a server answers, a fresh PostgreSQL database ("pg")."""
+"""Configure Django for the benchmark: the baked project's apps plus simple_history, auditlog, pghistory and
+benchapp, on an in-memory SQLite database ("default"), a SQLite file in WAL mode as the baked project configures it
+("wal", table 9) and, when a server answers, a fresh PostgreSQL database ("pg")."""
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,7 +67,8 @@ def configure(project, pg_url=None, pg_name=None):
             "NAME": ":memory:",
             # As in the baked project's settings: transactions take the write lock up front.
             "OPTIONS": {"transaction_mode": "IMMEDIATE"},
-        }
+        },
+        "wal": sqlite_file_database(),
     }
     if pg_url:
         databases["pg"] = environ.Env.db_url_config(with_database(pg_url, pg_name))
@@ -79,6 +84,8 @@ def configure(project, pg_url=None, pg_name=None):
             "apps.accounts",
             "simple_history",
             "auditlog",
+            "pgtrigger",
+            "pghistory",
             *task_queue_apps(),
             "benchapp.apps.BenchAppConfig",
         ],
@@ -93,6 +100,22 @@ def configure(project, pg_url=None, pg_name=None):
         LOGGING_CONFIG=None,
     )
     django.setup()
+
+
+def sqlite_file_database():
+    """Table 9's SQLite: a file in WAL mode, configured as the baked project's settings configure theirs (the issue
+    that asked for the table measured there), in a directory removed at exit."""
+    directory = tempfile.mkdtemp(prefix="bench_wal_")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(Path(directory) / "bench.sqlite3"),
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
 
 
 def task_queue_apps():
@@ -121,3 +144,10 @@ def migrate(alias):
         with connections[alias].schema_editor() as editor:
             for model in apps.get_app_config("benchapp").get_models():
                 editor.create_model(model)
+        if connections[alias].vendor == "postgresql":
+            import pgtrigger
+            from pghistory.models import Context
+
+            # django-pghistory's triggers (benchapp has no migrations to install them) and the function they call.
+            Context.install_pgh_attach_context_func(using=alias)
+            pgtrigger.install(database=alias)
