@@ -10,8 +10,13 @@ snapshot of what an instance holds as stored, entries, the SQL that appends them
 the worker).
 """
 
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, ClassVar, Self, cast
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.checks import CheckMessage
+from django.core.exceptions import ValidationError
 from django.db import models, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -66,28 +71,41 @@ class TrackableModel(models.Model):
 
     # Names of fields (secrets, say) whose values must never be written to the history. A subclass adds names to
     # its parents'; it cannot take one away.
-    history_exclude = ()
+    history_exclude: ClassVar[Sequence[str]] = ()
     # The audit fields themselves: kept up to date on every write, not diffed.
-    history_bookkeeping_fields = ("created_at", "updated_at", "created_by", "updated_by", "history")
+    history_bookkeeping_fields: ClassVar[tuple[str, ...]] = (
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+        "history",
+    )
 
-    objects = TrackableManager()
+    objects: ClassVar[TrackableManager[Self]] = TrackableManager()
     # Every row, audited, whatever `objects` a model defines: Django's base manager (used for related objects,
     # refresh_from_db(), cascades), which must not filter rows.
-    all_objects = TrackableManager()
+    all_objects: ClassVar[TrackableManager[Self]] = TrackableManager()
 
     class Meta:
         abstract = True
         default_manager_name = "objects"
         base_manager_name = "all_objects"
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_history_peers", None)
         if "_stored" in state:
             state["_stored"] = state["_stored"].portable()
         return state
 
-    def save(self, *, force_insert=False, force_update=False, using=None, update_fields=None):
+    def save(
+        self,
+        *,
+        force_insert: bool | tuple[models.base.ModelBase, ...] = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Iterable[str] | None = None,
+    ) -> None:
         if update_fields is not None and not update_fields:
             return  # Django's rule: an empty update_fields saves nothing, so it records nothing either.
         using = using or router.db_for_write(type(self), instance=self)
@@ -120,13 +138,13 @@ class TrackableModel(models.Model):
 
     redact_history.alters_data = True
 
-    async def ahistory(self):
+    async def ahistory(self) -> list[dict[str, Any]]:
         """The history, from async code: reading `history` may query the database, which async code must not do
         directly."""
         return await sync_to_async(getattr)(self, "history")
 
     @classmethod
-    def from_db(cls, db, field_names, values, **kwargs):
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any) -> Self:
         instance = super().from_db(db, field_names, values, **kwargs)
         tracker.remember_loaded(instance)
         if "history" in instance.__dict__:
@@ -135,19 +153,24 @@ class TrackableModel(models.Model):
             instance.__dict__["history"] = tracker.NOT_LOADED  # read when first needed
         return instance
 
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+    def refresh_from_db(
+        self,
+        using: str | None = None,
+        fields: Iterable[str] | None = None,
+        from_queryset: models.QuerySet[Self] | None = None,
+    ) -> None:
         with tracker.raw_history_reads():  # Django copies each field from a fresh instance: no history is loaded
             super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         tracker.remember_loaded(self, entries.tracked_among(type(self), None if fields is None else set(fields)))
         if self.__dict__.get("history") is not tracker.NOT_LOADED:
             tracker.state_of(self).history_marker = transaction_marker(self._state.db)
 
-    def clean_fields(self, exclude=None):
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
         # The history is written by the audit trail, never by a form: validating it would only load it.
         super().clean_fields(exclude={*(exclude or ()), "history"})
 
     @classmethod
-    def check(cls, **kwargs):
+    def check(cls, **kwargs: Any) -> list[CheckMessage]:
         return [*super().check(**kwargs), *audit_checks.check_trackable_model(cls)]
 
     @classmethod
@@ -184,19 +207,24 @@ class TimestampedModel(TrackableModel):
     date_updated = models.DateTimeField(_("date updated"), default=timezone.now, editable=False)
     date_deleted = DeletionDateField(_("date deleted"), null=True, blank=True, editable=False, db_index=True)
 
-    history_bookkeeping_fields = (*TrackableModel.history_bookkeeping_fields, "date_added", "date_updated")
+    history_bookkeeping_fields: ClassVar[tuple[str, ...]] = (
+        *TrackableModel.history_bookkeeping_fields,
+        "date_added",
+        "date_updated",
+    )
 
     # all_objects first: the first manager is Django's default one, even where a subclass's own Meta drops
     # default_manager_name.
-    all_objects = TimestampedManager()
-    objects = AliveManager()
+    # Timestamped managers build on TimestampedQuerySet, not on TrackableModel's manager class (mypy: no subtype).
+    all_objects: ClassVar[TimestampedManager[Self]] = TimestampedManager()  # type: ignore[assignment]
+    objects: ClassVar[AliveManager[Self]] = AliveManager()  # type: ignore[assignment]
 
     class Meta(TrackableModel.Meta):
         abstract = True
         default_manager_name = "all_objects"
         base_manager_name = "all_objects"
 
-    def delete(self, using=None, keep_parents=False):
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         """Mark the row deleted, and its timestamped CASCADE children with it; each gets a "delete" entry. Returns
         what Model.delete() would: (rows marked, {model label: rows}); (0, {}) when the row was already deleted or
         is gone."""
@@ -214,29 +242,29 @@ class TimestampedModel(TrackableModel):
 
     delete.alters_data = True  # type: ignore[attr-defined]
 
-    def restore(self, using=None):
+    def restore(self, using: str | None = None) -> int:
         """Undo the soft delete of the row and of the children its deletion cascaded to, each with a "restore"
         entry. Returns the number of rows restored."""
         return cascade.restore(self, using or router.db_for_write(type(self), instance=self))
 
     restore.alters_data = True  # type: ignore[attr-defined]
 
-    async def arestore(self, using=None):
+    async def arestore(self, using: str | None = None) -> int:
         return await sync_to_async(self.restore)(using=using)
 
     arestore.alters_data = True  # type: ignore[attr-defined]
 
-    def hard_delete(self, using=None, keep_parents=False):
+    def hard_delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
         """Remove the row from the database for real, as Model.delete() does."""
         return super().delete(using=using, keep_parents=keep_parents)
 
     hard_delete.alters_data = True  # type: ignore[attr-defined]
 
     @property
-    def is_deleted(self):
+    def is_deleted(self) -> bool:
         return self.date_deleted is not None
 
-    def unique_error_message(self, model_class, unique_check):
+    def unique_error_message(self, model_class: type[models.Model], unique_check: Sequence[str]) -> ValidationError:
         """The clash as Django reports it, unless only deleted rows hold the value: then the message says so, and
         that restoring the row is the other way out."""
         error = super().unique_error_message(model_class, unique_check)
@@ -244,13 +272,14 @@ class TimestampedModel(TrackableModel):
             self, model_class, unique_check
         ):
             opts = model_class._meta
-            labels = [str(opts.get_field(name).verbose_name) for name in unique_check]
+            # A unique check names concrete fields, never relations.
+            labels = [str(cast(models.Field, opts.get_field(name)).verbose_name) for name in unique_check]
             error.message = _("A deleted %(model)s already has this %(fields)s. Restore it, or choose another value.")
-            error.params = {**error.params, "model": opts.verbose_name, "fields": " / ".join(labels)}
+            error.params = {**(error.params or {}), "model": opts.verbose_name, "fields": " / ".join(labels)}
         return error
 
     @classmethod
-    def check(cls, **kwargs):
+    def check(cls, **kwargs: Any) -> list[CheckMessage]:
         return [*super().check(**kwargs), *softdelete_checks.check_timestamped_model(cls)]
 
     @classmethod

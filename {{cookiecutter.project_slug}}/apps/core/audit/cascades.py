@@ -29,11 +29,12 @@ _AUDITED_ELSEWHERE = {
     getattr(deletion, "DB_CASCADE", deletion.CASCADE),
 }
 
-_watched = {}  # {concrete target model: [(tracked model, foreign key)]}
+# {concrete target model: [(tracked model, foreign key)]}
+_watched: dict[type[models.Model], list[tuple[type[models.Model], models.ForeignKey]]] = {}
 _noted = threading.local()
 
 
-def watch(trackable_model):
+def watch(trackable_model: type[models.Model]) -> None:
     """Connect the signals for every foreign key of the project's tracked models that needs them (at start-up;
     again whenever the set of installed apps changes, as it does in tests)."""
     _watched.clear()
@@ -41,10 +42,10 @@ def watch(trackable_model):
         if not issubclass(model, trackable_model) or model._meta.proxy:
             continue
         for field in model._meta.concrete_fields:
-            if field.many_to_one or field.one_to_one:
+            if isinstance(field, models.ForeignKey):  # a OneToOneField too
                 on_delete = field.remote_field.on_delete
                 if on_delete not in _AUDITED_ELSEWHERE and not getattr(on_delete, "lazy_sub_objs", False):
-                    _watched.setdefault(field.related_model._meta.concrete_model, []).append((model, field))
+                    _watched.setdefault(_concrete(field.remote_field.model), []).append((model, field))
     for target in _watched:
         for sender in (target, *(m for m in apps.get_models() if m._meta.proxy and m._meta.concrete_model is target)):
             pre_delete.connect(_note, sender=sender, weak=False, dispatch_uid=f"audit-note-{sender._meta.label}")
@@ -53,7 +54,7 @@ def watch(trackable_model):
 
 def _note(sender, instance, using, **kwargs):
     noted = _noted.__dict__.setdefault("rows", {})
-    for model, field in _watched[sender._meta.concrete_model]:
+    for model, field in _watched[_concrete(sender)]:
         target = getattr(instance, field.target_field.attname)
         rows = model._base_manager.db_manager(using).filter(**{field.attname: target}).values_list("pk", field.attname)
         before = {pk: [_form(field, value)] for pk, value in rows}
@@ -73,6 +74,11 @@ def _record(sender, instance, using, **kwargs):
         models.QuerySet.update(rows.filter(pk__in=list(by_row)), **model._update_stamps(now, user))
         if field in entries.tracked_fields(model):
             append_entries(model, using, by_row)
+
+
+def _concrete(model: type[models.Model]) -> type[models.Model]:
+    """The model whose table holds the rows (`_meta.concrete_model`, which Django sets on every model class)."""
+    return model._meta.concrete_model or model
 
 
 def _form(field, value):

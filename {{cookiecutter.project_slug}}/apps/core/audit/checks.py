@@ -2,11 +2,12 @@
 
 from django.conf import settings
 from django.core import checks
+from django.db import models
 
 from . import entries
 
 
-def check_trackable_model(model):
+def check_trackable_model(model: type[models.Model]) -> list[checks.CheckMessage]:
     errors = _check_history_exclude(model)
     if not model._meta.abstract:
         errors += _check_managers(model) + _check_audit_fields(model) + _check_row_limit(model)
@@ -77,7 +78,7 @@ def _check_audit_fields(model):
     return errors
 
 
-def _check_history_exclude(model):
+def _check_history_exclude(model: type[models.Model]) -> list[checks.CheckMessage]:
     own = model.__dict__.get("history_exclude", ())
     if isinstance(own, str):
         return [
@@ -88,7 +89,7 @@ def _check_history_exclude(model):
                 id="core.E001",
             )
         ]
-    errors = []
+    errors: list[checks.CheckMessage] = []
     if not model._meta.abstract:
         names = {name for field in model._meta.concrete_fields for name in (field.name, field.attname)}
         errors += [
@@ -135,7 +136,7 @@ def _check_managers(model):
     return errors
 
 
-def filtering_manager_warning(model, role, manager):
+def filtering_manager_warning(model: type[models.Model], role: str, manager: models.Manager) -> checks.Warning:
     """Django's default and base managers must see every row: its machinery reads through them."""
     return checks.Warning(
         f"{model._meta.label}'s {role} manager ({manager.name}) filters rows: Django's validation, "

@@ -6,11 +6,13 @@ asgiref, and never leaks into another request or thread. The request itself is s
 instance) is seen.
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
 _acting_user: ContextVar["_Explicit | None"] = ContextVar("acting_user", default=None)
@@ -18,7 +20,7 @@ _current_request: ContextVar["HttpRequest | None"] = ContextVar("current_request
 
 
 @contextmanager
-def acting_as(user):
+def acting_as(user: "AbstractBaseUser | None") -> Iterator["AbstractBaseUser | None"]:
     """Attribute every save inside the block to `user` (or to nobody, with None); wins over the request's user."""
     token = _acting_user.set(_Explicit(user))
     try:
@@ -27,7 +29,7 @@ def acting_as(user):
         _acting_user.reset(token)
 
 
-def get_current_user():
+def get_current_user() -> "AbstractBaseUser | None":
     """The acting user, or None when nobody (or an anonymous visitor) is acting.
 
     Reading `request.user` may query the database (the session's user is loaded lazily), so from async code call
@@ -41,7 +43,7 @@ def get_current_user():
 
 
 @contextmanager
-def request_context(request):
+def request_context(request: "HttpRequest") -> Iterator["HttpRequest"]:
     """Make `request` the source of the acting user for the duration of the block (used by the middleware)."""
     token = _current_request.set(request)
     try:
@@ -55,5 +57,5 @@ class _Explicit:
 
     __slots__ = ("user",)
 
-    def __init__(self, user):
+    def __init__(self, user: "AbstractBaseUser | None") -> None:
         self.user = user

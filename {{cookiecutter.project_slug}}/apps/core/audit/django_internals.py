@@ -21,9 +21,10 @@ API does the job:
 import contextlib
 import functools
 import weakref
+from typing import Any, cast
 
 from django.core.exceptions import EmptyResultSet, FieldError
-from django.db import connections, transaction
+from django.db import connections, models, transaction
 from django.db.models import deletion, sql
 from django.db.models.query import ModelIterable
 
@@ -33,27 +34,29 @@ class Marker:
 
     __slots__ = ("__weakref__", "alias", "committed", "savepoint_ids")
 
-    def __init__(self, alias, savepoint_ids):
+    def __init__(self, alias: str, savepoint_ids: tuple[str, ...]) -> None:
         self.alias = alias
         self.savepoint_ids = savepoint_ids
         self.committed = False
 
-    def __call__(self):
+    def __call__(self) -> None:
         self.committed = True
 
     @property
-    def pending(self):
+    def pending(self) -> bool:
         # Each hook is (savepoint ids, callback, robust); django-stubs still types it as a pair.
         return any(hook[1] is self for hook in connections[self.alias].run_on_commit)
 
     @property
-    def alive(self):
+    def alive(self) -> bool:
         return self.committed or self.pending
 
 
-def transaction_marker(alias):
+def transaction_marker(alias: str | None) -> Marker | None:
     """The marker of this moment on the `alias` connection, or None outside a transaction (nothing there can be
     rolled back). Every write or read made in the same transaction and savepoint shares one marker."""
+    if alias is None:  # an instance never saved nor loaded: nothing to roll back
+        return None
     connection = connections[alias]
     if not connection.in_atomic_block:
         return None
@@ -89,17 +92,17 @@ def _linked(batch):
     return batch
 
 
-def check_update(queryset, values):
+def check_update(queryset: models.QuerySet[Any], values: dict[str, Any]) -> None:
     """Compile (but do not run) Django's UPDATE of `queryset` with `values`: raises what QuerySet.update() would."""
-    queryset._not_support_combined_queries("update")
+    queryset._not_support_combined_queries("update")  # type: ignore[attr-defined]
     if queryset.query.is_sliced:
         raise TypeError("Cannot update a query once a slice has been taken.")
     if queryset.query.distinct_fields:
         raise TypeError("Cannot call update() after .distinct(*fields).")
-    query = queryset.query.chain(sql.UpdateQuery)
+    query = cast(sql.UpdateQuery, queryset.query.chain(sql.UpdateQuery))
     query.add_update_values(values)
     for alias in query.order_by:  # as QuerySet.update() inlines annotations in order_by()
-        annotation = query.annotations.get(alias.removeprefix("-") if isinstance(alias, str) else alias)
+        annotation = query.annotations.get(alias.removeprefix("-")) if isinstance(alias, str) else None
         if getattr(annotation, "contains_aggregate", False):
             raise FieldError(f"Cannot update when ordering by an aggregate: {annotation}")
     query.clear_select_clause()  # as QuerySet.update() does: annotations were inlined by add_update_values()

@@ -29,13 +29,17 @@ import functools
 import json
 import math
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
 from django.utils.functional import Promise
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 CREATE, UPDATE, DELETE, RESTORE = "create", "update", "delete", "restore"
 
@@ -74,7 +78,7 @@ def excluded_names(model: type[models.Model]) -> frozenset[str]:
 def tracked_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
     """Concrete fields whose changes enter the history: not the key, the bookkeeping, the excluded ones, nor fields
     Django itself stamps on every save (auto_now, auto_now_add), which would only repeat `updated_at`."""
-    untracked = {*model.history_bookkeeping_fields, *excluded_names(model)}
+    untracked = {*getattr(model, "history_bookkeeping_fields", ()), *excluded_names(model)}
     return tuple(
         field
         for field in model._meta.concrete_fields
@@ -96,7 +100,7 @@ def tracked_among(model: type[models.Model], names: Collection[str] | None) -> t
     return tuple(field for field in fields if field.name in names or field.attname in names)
 
 
-def stored_form(field, value, vendor=None):
+def stored_form(field: models.Field, value: Any, vendor: str | None = None) -> Any:
     """The JSON-safe form of `value` as `field` stores it (on the `vendor` database, when known): what entries
     record and what change detection compares.
 
@@ -116,7 +120,7 @@ def stored_form(field, value, vendor=None):
     return to_json(prepared, field)
 
 
-def key(json_value):
+def key(json_value: Any) -> Any:
     """A comparison key that tells 1 from True and 1 from 1.0, as the stored JSON does (dict order aside)."""
     kind = type(json_value)
     if kind is str:
@@ -126,7 +130,9 @@ def key(json_value):
     return "json", json.dumps(json_value, sort_keys=True, separators=(",", ":"))
 
 
-def changes(fields, old_values, new_values):
+def changes(
+    fields: Sequence[models.Field], old_values: Sequence[Any], new_values: Sequence[Any]
+) -> dict[str, dict[str, Any]]:
     """{name: {"old": ..., "new": ...}} for each field whose stored forms differ. Values are stored forms."""
     return {
         field.name: {"old": old, "new": new}
@@ -135,10 +141,15 @@ def changes(fields, old_values, new_values):
     }
 
 
-def update_entries(fields, before, after, entry):
+def update_entries(
+    fields: Sequence[models.Field],
+    before: Mapping[Any, Sequence[Any]],
+    after: Mapping[Any, Sequence[Any]],
+    entry: dict[str, Any],
+) -> dict[Any, dict[str, Any]]:
     """{pk: `entry` with the row's changes} for each row of `after` whose stored forms differ from `before`'s (both
     {pk: [stored form of each of `fields`]}); a row that did not change gets no entry."""
-    entries = {}
+    entries: dict[Any, dict[str, Any]] = {}
     for pk, new in after.items():
         row_changes = changes(fields, before[pk], new)
         if row_changes:
@@ -146,7 +157,7 @@ def update_entries(fields, before, after, entry):
     return entries
 
 
-def creation_changes(instance, vendor=None):
+def creation_changes(instance: models.Model, vendor: str | None = None) -> dict[str, dict[str, Any]]:
     """A create entry lists every tracked field, old null."""
     return {
         field.name: {"old": None, "new": stored_form(field, instance.__dict__.get(field.attname), vendor)}
@@ -155,9 +166,15 @@ def creation_changes(instance, vendor=None):
     }
 
 
-def entry(action, changes, user, at, cause=None):
+def entry(
+    action: str,
+    changes: dict[str, dict[str, Any]],
+    user: "AbstractBaseUser | None",
+    at: datetime.datetime,
+    cause: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One history entry. The user's name is copied in so the entry stays readable after the user is deleted."""
-    made = {
+    made: dict[str, Any] = {
         "at": at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
         "by": to_json(user.pk) if user is not None else None,
         "by_name": user.get_username() if user is not None else None,
@@ -169,7 +186,7 @@ def entry(action, changes, user, at, cause=None):
     return made
 
 
-def to_json(value, field=None):
+def to_json(value: Any, field: models.Field | None = None) -> Any:
     """A JSON-safe form of a prepared value: datetimes as ISO-8601 in UTC, Decimals and UUIDs as strings, durations
     as ISO-8601, files as their name, bytes as base64, NaN and infinities as strings (JSON has none)."""
     if isinstance(value, _JSON_SCALARS):

@@ -8,8 +8,14 @@ expressions, which would bring a long history back over the wire on every save).
 """
 
 import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import NotSupportedError, connections, models
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 _APPEND = {
     "postgresql": "COALESCE({column}, '[]'::jsonb) || jsonb_build_array(%s::jsonb)",
@@ -31,11 +37,11 @@ _APPEND_PER_ROW = {
 class AppendEntry:
     """`<history column> || [entry]`, computed by the database."""
 
-    def __init__(self, column, entry):
-        self.column = column
+    def __init__(self, column: str | None, entry: dict[str, Any]) -> None:
+        self.column = cast(str, column)  # a concrete field's (django-stubs types Field.column optional)
         self.entry = entry
 
-    def as_sql(self, compiler, connection):
+    def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, list[Any]]:
         template = _template(_APPEND, connection)
         return template.format(column=connection.ops.quote_name(self.column)), [json.dumps(self.entry)]
 
@@ -43,10 +49,10 @@ class AppendEntry:
 class KeepColumn:
     """The column's own value: `SET col = col` leaves what the database holds (another process's write included)."""
 
-    def __init__(self, column):
-        self.column = column
+    def __init__(self, column: str | None) -> None:
+        self.column = cast(str, column)  # a concrete field's (django-stubs types Field.column optional)
 
-    def as_sql(self, compiler, connection):
+    def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, list[Any]]:
         return connection.ops.quote_name(self.column), []
 
 
@@ -55,22 +61,24 @@ class EntriesByRow:
     `history || (entries -> id)`. The database parses the parameter once per statement, so this is one UPDATE
     however many rows, each with its own entry (PostgreSQL)."""
 
-    def __init__(self, model, entries):
-        history = model._meta.get_field("history")
-        self.column = history.column
+    def __init__(self, model: type[models.Model], entries: Mapping[Any, dict[str, Any]]) -> None:
+        history = _history_field(model)
+        self.column = _column(history)
         self.pk = history.model._meta.pk
         self.entries = entries
 
-    def as_sql(self, compiler, connection):
+    def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, list[Any]]:
         if connection.vendor != "postgresql":
             raise NotSupportedError("EntriesByRow is for PostgreSQL; elsewhere use append_entries().")
-        column, pk = connection.ops.quote_name(self.column), connection.ops.quote_name(self.pk.column)
+        column, pk = connection.ops.quote_name(self.column), connection.ops.quote_name(_column(self.pk))
         keyed = {str(self.pk.get_db_prep_value(pk, connection)): [entry] for pk, entry in self.entries.items()}
         sql = f"COALESCE({column}, '[]'::jsonb) || COALESCE((%s::jsonb) -> ({pk})::text, '[]'::jsonb)"
         return sql, [json.dumps(keyed)]
 
 
-def rows_among(model, pks, connection):
+def rows_among(
+    model: type[models.Model], pks: Iterable[Any], connection: "BaseDatabaseWrapper"
+) -> models.expressions.RawSQL:
     """A subquery of the primary keys `pks`, passed as one parameter (an array, or a JSON list on SQLite) rather than
     as one placeholder each: for `filter(pk__in=rows_among(...))` over thousands of rows."""
     pk = model._meta.pk
@@ -81,23 +89,31 @@ def rows_among(model, pks, connection):
     return models.expressions.RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values, default=str),), pk)
 
 
-def append_entries(model, using, entries):
+def append_entries(model: type[models.Model], using: str, entries: Mapping[Any, dict[str, Any]]) -> None:
     """Append `entries` ({pk: entry}) to the history of those rows of `model`, in one statement."""
     if not entries:
         return
     connection = connections[using]
-    history = model._meta.get_field("history")
+    history = _history_field(model)
     opts = history.model._meta  # the table that holds the history (a parent's, under multi-table inheritance)
     quote = connection.ops.quote_name
     sql = _template(_APPEND_PER_ROW, connection).format(
         table=quote(opts.db_table),
-        column=quote(history.column),
-        pk=quote(opts.pk.column),
+        column=quote(_column(history)),
+        pk=quote(_column(opts.pk)),
         pk_type=opts.pk.cast_db_type(connection),
     )
     keyed = {str(opts.pk.get_db_prep_value(pk, connection)): entry for pk, entry in entries.items()}
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(keyed)])
+
+
+def _history_field(model: type[models.Model]) -> models.Field:
+    return cast(models.Field, model._meta.get_field("history"))
+
+
+def _column(field: models.Field) -> str:
+    return cast(str, field.column)  # every concrete field has one
 
 
 def _template(templates, connection):
@@ -114,10 +130,20 @@ class HistoryLength(models.Func):
 
     output_field = models.IntegerField()
 
-    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
+    def as_sql(
+        self,
+        compiler: "SQLCompiler",
+        connection: "BaseDatabaseWrapper",
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
         functions = {"postgresql": "jsonb_array_length", "sqlite": "json_array_length"}
         _template(functions, connection)
-        return super().as_sql(compiler, connection, functions[connection.vendor], template, arg_joiner, **extra_context)
+        return super().as_sql(
+            compiler, connection, functions[connection.vendor], template, arg_joiner, **extra_context
+        )
 
 
 class HistoryEntries(models.Func):
@@ -137,11 +163,19 @@ class HistoryEntries(models.Func):
         ),
     }
 
-    def __init__(self, history, start, stop):
+    def __init__(self, history: str | models.Expression, start: int, stop: int) -> None:
         super().__init__(history)
         self.start, self.stop = start, stop
 
-    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
+    def as_sql(
+        self,
+        compiler: "SQLCompiler",
+        connection: "BaseDatabaseWrapper",
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
         history, params = compiler.compile(self.source_expressions[0])
         template = _template(self.templates, connection)
         return template.format(history=history), (*params, self.start, self.stop)

@@ -9,6 +9,9 @@ Migrations name it by its public path, `apps.core.fields.HistoryField` (see `dec
 within the app without a migration.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import connections, models, router
 
 from . import entries, tracker
@@ -20,7 +23,7 @@ class HistoryDescriptor:
     """Reads the history from memory while memory can be trusted, and from the database otherwise: when it was
     deferred at load time (the default), after a write, or when the transaction it was read in rolled back."""
 
-    def __init__(self, field):
+    def __init__(self, field: "HistoryField") -> None:
         self.field = field
 
     def __get__(self, instance, cls=None):
@@ -55,13 +58,13 @@ class HistoryDescriptor:
 
 
 class HistoryField(models.JSONField):
-    def deconstruct(self):
+    def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         return name, "apps.core.fields.HistoryField" if type(self) is HistoryField else path, args, kwargs
 
     descriptor_class = HistoryDescriptor
 
-    def pre_save(self, instance, add):
+    def pre_save(self, instance: models.Model, add: bool) -> Any:
         write = tracker.current_write(instance)
         if add:
             return self._creation(instance, write)

@@ -11,6 +11,8 @@ Every bulk write is audited like save(), and each keeps QuerySet's own behaviour
 """
 
 import contextlib
+from collections.abc import Collection, Iterable
+from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
@@ -24,11 +26,11 @@ _BATCH = 10_000
 
 
 class TrackableQuerySet(models.QuerySet):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._iterable_class = PeerLinkingIterable
 
-    def update(self, **values):
+    def update(self, **values: Any) -> int:
         """Update the rows, stamp them, and record an "update" entry on each row whose tracked values change.
         Returns the number of rows matched, as QuerySet.update() does."""
         if "history" in values:
@@ -58,13 +60,13 @@ class TrackableQuerySet(models.QuerySet):
 
     def bulk_create(
         self,
-        objs,
-        batch_size=None,
-        ignore_conflicts=False,
-        update_conflicts=False,
-        update_fields=None,
-        unique_fields=None,
-    ):
+        objs: Iterable[Any],
+        batch_size: int | None = None,
+        ignore_conflicts: bool = False,
+        update_conflicts: bool = False,
+        update_fields: Collection[str] | None = None,
+        unique_fields: Collection[str] | None = None,
+    ) -> list[Any]:
         """Insert the objects, each stamped and with its "create" entry. With update_conflicts=True, the rows that
         already exist get an "update" entry for what changed instead, and keep their history."""
         objs = list(objs)
@@ -72,8 +74,8 @@ class TrackableQuerySet(models.QuerySet):
         now, user = tracker.bulk_moment()
         upsert = update_conflicts and _concrete(self.model, unique_fields) and _concrete(self.model, update_fields)
         if upsert:  # the history is never replaced; the rows updated are stamped
-            unique_fields = [self.model._meta.pk.name if name == "pk" else name for name in unique_fields]
-            update_fields = [name for name in update_fields if name != "history"]
+            unique_fields = [self.model._meta.pk.name if name == "pk" else name for name in unique_fields or ()]
+            update_fields = [name for name in update_fields or () if name != "history"]
             update_fields += list(_stamps_not_given(self.model, now, user, update_fields))
         # An upsert reads the rows it will update first: both in one transaction. A plain insert needs none of its
         # own (Django opens one when it inserts in several batches).
@@ -99,7 +101,7 @@ class TrackableQuerySet(models.QuerySet):
 
     bulk_create.alters_data = True  # type: ignore[attr-defined]
 
-    def bulk_update(self, objs, fields, batch_size=None):
+    def bulk_update(self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None) -> int:
         """Django's bulk_update(), whose UPDATE goes through the audited update(); `history` in `fields` is left
         out (only the audit trail writes it)."""
         objs = list(objs)
@@ -186,7 +188,7 @@ def _audited_update(queryset, values, tracked, entry):
             after = {pk: _stored_forms(fields, row) for pk, *row in after}
             append_entries(model, using, entries.update_entries(fields, before, after, entry))
             continue
-        by_row = entries.update_entries(fields, before, dict.fromkeys(pks, new), entry)
+        by_row = entries.update_entries(fields, before, dict.fromkeys(pks, new or []), entry)
         if connection.vendor == "postgresql":
             updated += models.QuerySet.update(target, **values, history=EntriesByRow(model, by_row))
         else:
@@ -252,7 +254,7 @@ class HistoryDeferred(models.Manager):
     Multi-table children load it with the row: Django builds their parent instance from the child's loaded fields,
     which would otherwise cost a query each time."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> Any:  # the QuerySet class of the manager it is mixed into
         queryset = super().get_queryset()
         return queryset if self.model._meta.parents else queryset.defer("history")
 

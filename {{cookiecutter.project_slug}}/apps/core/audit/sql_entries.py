@@ -13,9 +13,15 @@ is audited in Python instead (see querysets.py).
 
 import json
 import re
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler
 
 _TEXTS = (models.CharField, models.TextField)
 
@@ -81,7 +87,7 @@ _STATEMENTS = {
 }
 
 
-def can_build(model, fields, vendor):
+def can_build(model: type[models.Model], fields: Iterable[models.Field], vendor: str) -> bool:
     """Whether the database can write the entry for an update of `fields` (all in the history's own table)."""
     table = model._meta.get_field("history").model
     return vendor in _SPELLINGS and all(field.model is table and _kind(field) is not None for field in fields)
@@ -96,23 +102,23 @@ class AppendUpdateEntry(models.Expression):
 
     output_field = models.JSONField()
 
-    def __init__(self, changes, entry):
+    def __init__(self, changes: Sequence[tuple[models.Field, Any]], entry: dict[str, Any]) -> None:
         super().__init__()
         self.fields = [field for field, _value in changes]
         self.computed = [hasattr(value, "resolve_expression") for _field, value in changes]
-        self.expressions = [models.F("history")]
+        self.expressions: list[Any] = [models.F("history")]
         for (field, value), computed in zip(changes, self.computed, strict=True):
             self.expressions.append(models.F(field.attname))
             self.expressions.append(value if computed else models.Value(json.dumps(value)))
         self.entry = entry
 
-    def get_source_expressions(self):
+    def get_source_expressions(self) -> list[Any]:
         return self.expressions
 
-    def set_source_expressions(self, exprs):
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
         self.expressions = list(exprs)
 
-    def as_sql(self, compiler, connection):
+    def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, tuple[Any, ...]]:
         spelling, statement = _SPELLINGS[connection.vendor], _STATEMENTS[connection.vendor]
         history, history_params = compiler.compile(self.expressions[0])
         differ, parts, empty = [], [], _Sql(statement["empty"])
@@ -125,7 +131,7 @@ class AppendUpdateEntry(models.Expression):
             new_sql, new_params = compiler.compile(self.expressions[2 + 2 * index])
             new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
             if self.computed[index] and "differ_stored" in statement:
-                template = statement["differ_stored"].replace("{db_type}", field.cast_db_type(connection))
+                template = statement["differ_stored"].replace("{db_type}", cast(str, field.cast_db_type(connection)))
                 test = _Sql.of(template, old=_Sql(column_sql, column_params), new=_Sql(new_sql, new_params))
             else:
                 test = _Sql.of(statement["differ"], old=old, new=new)
@@ -143,24 +149,23 @@ class AppendUpdateEntry(models.Expression):
         head = {name: value for name, value in self.entry.items() if name != "changes"}
         entry = _Sql.of(statement["entry"], changes=changes, head=_Sql("%s", [json.dumps(head)]))
         changed = _Sql(" OR ".join(test.sql for test in differ), [p for test in differ for p in test.params])
-        history = _Sql(history, history_params)
-        result = _Sql.of(statement["append"], changed=changed, history=history, entry=entry)
+        result = _Sql.of(statement["append"], changed=changed, history=_Sql(history, history_params), entry=entry)
         return result.sql, tuple(result.params)
 
 
 class _Sql:
     """A piece of SQL and its parameters, in the order the placeholders appear."""
 
-    def __init__(self, sql, params=()):
+    def __init__(self, sql: str, params: Iterable[Any] = ()) -> None:
         self.sql, self.params = sql, list(params)
 
     @classmethod
-    def spelled(cls, template, sql, params, **extra):
+    def spelled(cls, template: str, sql: str, params: Sequence[Any], **extra: Any) -> "_Sql":
         """`template` with {0} (possibly repeated) filled by `sql`: its parameters are repeated alike."""
         return cls(template.format(sql, **extra), list(params) * template.count("{0}"))
 
     @classmethod
-    def of(cls, template, **parts):
+    def of(cls, template: str, **parts: "_Sql") -> "_Sql":
         """`template` with its {name} parts filled; the parameters follow the parts in the order they appear."""
         params = [param for match in _PART.finditer(template) for param in parts[match.group(1)].params]
         return cls(template.format(**{name: part.sql for name, part in parts.items()}), params)

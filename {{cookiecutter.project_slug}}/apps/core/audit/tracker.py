@@ -16,16 +16,21 @@ import contextvars
 import datetime
 import decimal
 import uuid
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.db import models
 from django.db.models.signals import class_prepared, post_save
 from django.utils import timezone
 
 from . import entries
 from .current_user import get_current_user
-from .django_internals import transaction_marker
+from .django_internals import Marker, transaction_marker
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 # (now, user) shared by every object of one bulk_create.
 _bulk_write: contextvars.ContextVar[tuple[datetime.datetime, Any] | None] = contextvars.ContextVar(
@@ -49,9 +54,9 @@ class _Stored:
 
 @dataclass(eq=False)
 class Layer:
-    values: dict
+    values: dict[str, Any]
     replaces: bool  # a create: the row holds exactly these values, whatever was known before
-    marker: object = None  # None: outside a transaction, so already committed
+    marker: Marker | None = None  # None: outside a transaction, so already committed
 
 
 @dataclass(eq=False)
@@ -59,11 +64,11 @@ class Write:
     """One save() of one instance: when, by whom, which fields; the layer it adds once it has run."""
 
     using: str
-    update_fields: frozenset | None
-    now: object = dataclass_field(default_factory=timezone.now)
-    user: object = dataclass_field(default_factory=get_current_user)
+    update_fields: frozenset[str] | None
+    now: datetime.datetime = dataclass_field(default_factory=timezone.now)
+    user: "AbstractBaseUser | None" = dataclass_field(default_factory=get_current_user)
     layer: Layer | None = None
-    creation: list | None = None
+    creation: list[dict[str, Any]] | None = None
     done: bool = False
 
 
@@ -72,13 +77,13 @@ class StoredState:
 
     __slots__ = ("base", "history_marker", "layers", "writes")
 
-    def __init__(self, base=None):
+    def __init__(self, base: dict[str, Any] | None = None) -> None:
         self.base = base or {}
-        self.layers = []
-        self.writes = []
-        self.history_marker = None
+        self.layers: list[Layer] = []
+        self.writes: list[Write] = []
+        self.history_marker: Marker | None = None
 
-    def values(self):
+    def values(self) -> dict[str, Any]:
         """{attname: stored value} as the database holds it now, as far as this instance knows."""
         self.layers = [layer for layer in self.layers if layer.marker is None or layer.marker.alive]
         while self.layers and (self.layers[0].marker is None or self.layers[0].marker.committed):
@@ -92,7 +97,7 @@ class StoredState:
             current.update(layer.values)
         return current
 
-    def add(self, layer):
+    def add(self, layer: Layer) -> None:
         if layer.marker is None and not self.layers:
             self._fold(layer)
         else:
@@ -101,25 +106,25 @@ class StoredState:
     def _fold(self, layer):
         self.base = dict(layer.values) if layer.replaces else {**self.base, **layer.values}
 
-    def portable(self):
+    def portable(self) -> "StoredState":
         """A copy with what is known now and no ties to this process's connections (for pickling and copies)."""
         return StoredState(self.values())
 
 
-def known_values(instance):
+def known_values(instance: models.Model) -> dict[str, Any]:
     """The stored values this instance knows of (empty for an instance never loaded nor saved)."""
     state = instance.__dict__.get("_stored")
     return state.values() if state is not None else {}
 
 
-def state_of(instance):
+def state_of(instance: models.Model) -> StoredState:
     state = instance.__dict__.get("_stored")
     if state is None:
         state = instance.__dict__["_stored"] = StoredState()
     return state
 
 
-def snapshot(instance, fields=None):
+def snapshot(instance: models.Model, fields: Iterable[models.Field] | None = None) -> dict[str, Any]:
     """{attname: value} of the tracked fields the instance holds (deferred ones are left out)."""
     loaded = instance.__dict__
     return {
@@ -129,7 +134,7 @@ def snapshot(instance, fields=None):
     }
 
 
-def remember_loaded(instance, fields=None):
+def remember_loaded(instance: models.Model, fields: Iterable[models.Field] | None = None) -> None:
     """Called when values come from the database: they are what is stored."""
     values = snapshot(instance, fields)
     state = instance.__dict__.get("_stored")
@@ -139,12 +144,14 @@ def remember_loaded(instance, fields=None):
     state.add(Layer(values, replaces=False, marker=transaction_marker(instance._state.db)))
 
 
-def changes(instance, only=None, vendor=None):
+def changes(
+    instance: models.Model, only: Collection[str] | None = None, vendor: str | None = None
+) -> dict[str, dict[str, Any]]:
     """The update entry's changes: each tracked field (of `only`, when given) whose value differs from the stored
     one. A field whose stored value is unknown (an instance built by hand for an existing row, a deferred field
     assigned later) is listed with old null: a write the snapshot cannot explain is recorded, never skipped."""
     stored = state_of(instance).values()
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for field in entries.tracked_among(type(instance), only):
         if field.attname not in instance.__dict__:
             continue  # deferred: not being written
@@ -158,7 +165,7 @@ def changes(instance, only=None, vendor=None):
     return found
 
 
-def unchanged(instance, field):
+def unchanged(instance: models.Model, field: models.Field) -> bool:
     """Whether the instance holds for `field` the value the database is known to hold."""
     stored = state_of(instance).values()
     if field.attname not in stored or field.attname not in instance.__dict__:
@@ -176,7 +183,7 @@ def _change(field, old, value, vendor=None):
 
 
 @contextlib.contextmanager
-def writing(instance, using, update_fields):
+def writing(instance: models.Model, using: str, update_fields: Iterable[str] | None) -> Iterator["Write"]:
     """The scope of one save() of `instance`: yields its Write, which the history field fills in while Django
     saves, and keeps its layer once the write has run (see `_confirm`); a save that raises before its statement ran
     leaves the snapshot as it was."""
@@ -194,13 +201,13 @@ def writing(instance, using, update_fields):
         state.writes.remove(write)
 
 
-def current_write(instance):
+def current_write(instance: models.Model) -> "Write | None":
     state = instance.__dict__.get("_stored")
     return state.writes[-1] if state is not None and state.writes else None
 
 
 @contextlib.contextmanager
-def bulk_write(now, user):
+def bulk_write(now: datetime.datetime, user: "AbstractBaseUser | None") -> Iterator[None]:
     """Share one (now, user) among all the rows of one bulk operation."""
     token = _bulk_write.set((now, user))
     try:
@@ -209,23 +216,23 @@ def bulk_write(now, user):
         _bulk_write.reset(token)
 
 
-def bulk_moment():
+def bulk_moment() -> tuple[datetime.datetime, "AbstractBaseUser | None"]:
     return _bulk_write.get() or (timezone.now(), get_current_user())
 
 
-def record_write(instance, values, *, replaces, using):
+def record_write(instance: models.Model, values: dict[str, Any], *, replaces: bool, using: str) -> None:
     """Move the snapshot forward with a write made outside save() (bulk operations, soft delete, restore)."""
     state_of(instance).add(Layer(values, replaces, transaction_marker(using)))
     forget_history(instance)
 
 
-def forget_history(instance):
+def forget_history(instance: models.Model) -> None:
     """The in-memory history no longer matches the database: read it again on next access."""
     instance.__dict__["history"] = NOT_LOADED
 
 
 @contextlib.contextmanager
-def raw_history_reads():
+def raw_history_reads() -> Iterator[None]:
     """Reading a history that is not loaded gives NOT_LOADED instead of loading it (while Django copies values)."""
     token = _raw_history_reads.set(True)
     try:
@@ -234,7 +241,7 @@ def raw_history_reads():
         _raw_history_reads.reset(token)
 
 
-def reading_raw_history():
+def reading_raw_history() -> bool:
     return _raw_history_reads.get()
 
 

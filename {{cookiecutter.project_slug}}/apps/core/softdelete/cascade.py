@@ -10,6 +10,10 @@ deletion cascaded to, and not those deleted earlier on their own. Marking is a c
 `date_deleted IS NULL` under a row lock, so a row another process deleted meanwhile keeps its first deletion.
 """
 
+import datetime
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
 from django.db import models, transaction
 from django.db.models.deletion import CASCADE, Collector
 from django.utils import timezone
@@ -19,7 +23,7 @@ from ..audit.current_user import get_current_user
 from ..audit.expressions import append_entries
 
 
-def delete(instance, using):
+def delete(instance: Any, using: str) -> tuple[int, dict[str, int]]:
     """Soft-delete one row and its cascade (TimestampedModel.delete)."""
     model = type(instance)
     now, user = timezone.now(), get_current_user()
@@ -35,12 +39,12 @@ def delete(instance, using):
     return counts
 
 
-def delete_rows(queryset):
+def delete_rows(queryset: models.QuerySet[Any]) -> tuple[int, dict[str, int]]:
     """Soft-delete the rows of `queryset` and their cascade (TimestampedQuerySet.delete)."""
     return _delete(queryset, timezone.now(), get_current_user())
 
 
-def restore(instance, using):
+def restore(instance: Any, using: str) -> int:
     """Restore one row and the children its deletion cascaded to (TimestampedModel.restore)."""
     model = type(instance)
     now, user = timezone.now(), get_current_user()
@@ -50,18 +54,20 @@ def restore(instance, using):
     return restored
 
 
-def restore_rows(queryset):
+def restore_rows(queryset: models.QuerySet[Any]) -> int:
     """Restore the rows of `queryset` and their cascade (TimestampedQuerySet.restore)."""
     return _restore(queryset, timezone.now(), get_current_user())
 
 
-def only_deleted_rows_clash(instance, model_class, unique_check):
+def only_deleted_rows_clash(
+    instance: models.Model, model_class: type[models.Model], unique_check: Sequence[str]
+) -> bool:
     """Whether the rows holding `instance`'s values for `unique_check` are all soft-deleted."""
     if not hasattr(model_class, "all_objects"):
         return False
-    lookup = {}
+    lookup: dict[str, Any] = {}
     for name in unique_check:
-        field = model_class._meta.get_field(name)
+        field = cast(models.Field, model_class._meta.get_field(name))  # a unique check names concrete fields
         value = getattr(instance, field.attname)
         if value is None:
             return False
@@ -72,12 +78,12 @@ def only_deleted_rows_clash(instance, model_class, unique_check):
     return rows.exists() and not rows.filter(date_deleted__isnull=True).exists()
 
 
-def preview(objs, using):
+def preview(objs: Iterable[models.Model], using: str) -> list[Any]:
     """What deleting `objs` would mark deleted, nested as the admin lists it: [obj, [child, [grandchild]], ...]."""
-    tree = []
+    tree: list[Any] = []
     for obj in objs:
         tree.append(obj)
-        children = []
+        children: list[Any] = []
         for link in _cascading_children(type(obj)):
             children.extend(preview(link.queryset(using, [obj.pk], date_deleted__isnull=True), using))
         if children:
@@ -85,13 +91,13 @@ def preview(objs, using):
     return tree
 
 
-def _delete(queryset, now, user):
+def _delete(queryset: models.QuerySet[Any], now: datetime.datetime, user: Any) -> tuple[int, dict[str, int]]:
     """Mark the alive rows of `queryset` deleted, then their cascade. Returns (count, {label: count})."""
     model, using = queryset.model, queryset.db
     rows = model._base_manager.db_manager(using).filter(pk__in=queryset.values("pk"), date_deleted__isnull=True)
     # Refused before anything is written, outside any transaction of ours, as Model.delete() refuses.
     _refuse_protected(rows, using)
-    counts = {}
+    counts: dict[str, int] = {}
     with transaction.atomic(using=using, savepoint=False):
         roots = list(rows.select_for_update().values_list("pk", flat=True))
         if not roots:
@@ -99,7 +105,7 @@ def _delete(queryset, now, user):
         # {model: {pk: (cause of this row's deletion, cause its children get)}}
         level = {model: {pk: (None, _cause(model, pk)) for pk in roots}}
         while level:
-            following = {}
+            following: dict[type[models.Model], dict[Any, tuple[Any, Any]]] = {}
             for current, causes in level.items():
                 marked = _mark(current, using, causes, now, user)
                 if marked:
@@ -112,7 +118,7 @@ def _delete(queryset, now, user):
     return sum(counts.values()), counts
 
 
-def _restore(queryset, now, user):
+def _restore(queryset: models.QuerySet[Any], now: datetime.datetime, user: Any) -> int:
     """Restore the deleted rows of `queryset`, then, under each, the children its deletion cascaded to (same
     `date_deleted`). Returns the number of rows restored."""
     model, using = queryset.model, queryset.db
@@ -127,7 +133,7 @@ def _restore(queryset, now, user):
             }
         }
         while level:
-            following = {}
+            following: dict[type[models.Model], dict[Any, tuple[Any, Any, Any]]] = {}
             for current, found in level.items():
                 restored += _unmark(current, using, found, now, user)
                 moments = {at for at, _cause, _children_cause in found.values()}
@@ -200,15 +206,15 @@ def _relations(model, include_parents):
 class _ForeignKeyLink:
     """Children pointing at their parent through a foreign key."""
 
-    def __init__(self, relation):
+    def __init__(self, relation: models.ForeignObjectRel) -> None:
         self.model = relation.related_model
         self.parent = f"{relation.field.name}__pk"
 
-    def queryset(self, using, parent_pks, **conditions):
+    def queryset(self, using: str, parent_pks: Sequence[Any], **conditions: Any) -> models.QuerySet[Any]:
         """Those parents' children meeting `conditions`."""
         return self.model._base_manager.db_manager(using).filter(**{f"{self.parent}__in": parent_pks}, **conditions)
 
-    def rows(self, using, parent_pks, *fields, **conditions):
+    def rows(self, using: str, parent_pks: Sequence[Any], *fields: str, **conditions: Any) -> list[tuple[Any, ...]]:
         """[(child pk, parent pk, *fields)] of those parents' children meeting `conditions`, locked."""
         if not parent_pks:
             return []
@@ -219,16 +225,16 @@ class _ForeignKeyLink:
 class _GenericLink:
     """Children pointing at their parent through a content type and an object id (a GenericRelation)."""
 
-    def __init__(self, parent_model, relation):
+    def __init__(self, parent_model: type[models.Model], relation: Any) -> None:
         self.model = relation.related_model
         self.parent_model = parent_model
         self.relation = relation
 
-    def queryset(self, using, parent_pks, **conditions):
+    def queryset(self, using: str, parent_pks: Sequence[Any], **conditions: Any) -> models.QuerySet[Any]:
         parents = [self.parent_model(pk=pk) for pk in parent_pks]
         return self.relation.bulk_related_objects(parents, using).filter(**conditions)
 
-    def rows(self, using, parent_pks, *fields, **conditions):
+    def rows(self, using: str, parent_pks: Sequence[Any], *fields: str, **conditions: Any) -> list[tuple[Any, ...]]:
         if not parent_pks:
             return []
         found = self.queryset(using, parent_pks, **conditions).select_for_update()

@@ -6,6 +6,7 @@ serializers, dumpdata, the admin and cascades see soft-deleted rows; `objects` h
 """
 
 import functools
+from typing import Any
 
 from django.db import models
 
@@ -17,13 +18,13 @@ class TimestampedQuerySet(TrackableQuerySet):
     """Soft delete for querysets: delete() marks the rows deleted (cascading as the model's delete() does),
     restore() brings them back, hard_delete() removes them."""
 
-    def alive(self):
+    def alive(self) -> "TimestampedQuerySet":
         return self.filter(date_deleted__isnull=True)
 
-    def deleted(self):
+    def deleted(self) -> "TimestampedQuerySet":
         return self.filter(date_deleted__isnull=False)
 
-    def delete(self):
+    def delete(self) -> tuple[int, dict[str, int]]:
         """Mark the rows deleted, each with a "delete" entry, and their timestamped CASCADE children with them.
         Returns what QuerySet.delete() would: (rows marked, {model label: rows})."""
         if self.query.is_sliced:
@@ -34,7 +35,7 @@ class TimestampedQuerySet(TrackableQuerySet):
     delete.alters_data = True  # type: ignore[attr-defined]
     delete.queryset_only = True  # type: ignore[attr-defined]
 
-    def restore(self):
+    def restore(self) -> int:
         """Undo the soft delete of the deleted rows among these (and of the children their deletion cascaded to).
         Returns the number of rows restored."""
         self._for_write = True
@@ -42,7 +43,7 @@ class TimestampedQuerySet(TrackableQuerySet):
 
     restore.alters_data = True  # type: ignore[attr-defined]
 
-    def hard_delete(self):
+    def hard_delete(self) -> tuple[int, dict[str, int]]:
         """Remove the rows from the database for real, as QuerySet.delete() does."""
         return super().delete()
 
@@ -56,7 +57,7 @@ _TimestampedManagerBase = models.Manager.from_queryset(TimestampedQuerySet)
 class TimestampedManager(HistoryDeferred, _TimestampedManagerBase):
     """Every row, deleted or not: `all_objects`, and Django's default and base manager of timestamped models."""
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Django's deserializers look up natural keys on the default manager. A project that follows Django's docs
         # defines get_by_natural_key on its own manager (`objects`, say): it is found here too, over every row.
         if name == "get_by_natural_key" and "model" in self.__dict__:
@@ -70,5 +71,5 @@ class TimestampedManager(HistoryDeferred, _TimestampedManagerBase):
 class AliveManager(TimestampedManager):
     """`objects` of timestamped models: soft-deleted rows are hidden."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> TimestampedQuerySet:
         return super().get_queryset().alive()
