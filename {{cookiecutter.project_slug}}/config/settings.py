@@ -125,6 +125,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
+# Django's Tasks framework (django.tasks; on 5.2 the django-tasks backport): @task functions are kept in the task table
+# and run by `manage.py run_tasks` (apps/core/tasks/backend.py). A distributed engine is one BACKEND away (README).
+TASKS = {
+    "default": {
+        "BACKEND": "apps.core.tasks.backend.DatabaseBackend",
+        "QUEUES": env_list("TASK_QUEUES") or ["default"],
+        "OPTIONS": {
+            "max_attempts": env.int("TASK_MAX_ATTEMPTS", default=3),
+            "retry_backoff": env.float("TASK_RETRY_BACKOFF", default=2.0),
+            "result_retention_days": env.float("TASK_RESULT_RETENTION_DAYS", default=7.0),
+        },
+    }
+}
+
 {% if cookiecutter.django_version == "5.2" -%}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 {% endif -%}

@@ -54,7 +54,19 @@ class TaskAdmin(admin.ModelAdmin):
     search_fields = ("name", "task_ingestor")
     date_hierarchy = "datetime"
     ordering = ("-datetime", "-pk")
-    readonly_fields = ("status", "datetime", "started_at", "lease_expires_at", "attempts", "worker", "error")
+    readonly_fields = (
+        "status",
+        "datetime",
+        "started_at",
+        "lease_expires_at",
+        "attempts",
+        "worker",
+        "error",
+        # Set by Django's Tasks framework for @task functions (apps.core.tasks.backend), and by retries.
+        "queue_name",
+        "priority",
+        "run_after",
+    )
     actions = ["start_processing", "complete_processing", "fail_processing", "requeue"]
 
     @admin.display(description=_("last error"))

@@ -19,7 +19,9 @@ class CoreConfig(AppConfig):
 
         before_collector_delete(needs_archive, archive_collected)
 
-        # Every installed app's ingestors.py registers its ingestors now, as admin.py registers its admin classes.
-        from .tasks.ingestors import autodiscover
+        # Every installed app's ingestors.py registers its ingestors now, as admin.py registers its admin classes,
+        # and its tasks.py declares its @task functions and their @periodic schedules.
+        from .tasks import ingestors, schedules
 
-        autodiscover()
+        ingestors.autodiscover()
+        schedules.autodiscover()

@@ -4,7 +4,14 @@
   each transition one compare-and-set UPDATE; `exceptions` holds InvalidTransition and LeaseLost.
 - `claiming.TaskQuerySet`: `Task.objects.claim()` (SKIP LOCKED on PostgreSQL), leases and their recovery.
 - `ingestors`: `@ingestor("name")` registers the function that runs tasks of that `task_ingestor`.
-- `worker`: what `manage.py run_tasks` runs (slots, the main loop, waking, stop signals).
+- `backend.DatabaseBackend`: the backend of Django's Tasks framework over the same table (`results` keeps what a
+  @task function returned or raised; `retries` the backoff; `framework` finds django.tasks or its 5.2 backport).
+- `schedules`: `periodic("cron")`, schedules enqueued at most once per slot by the workers.
+- `worker`: what `manage.py run_tasks` runs (slots, the main loop, waking, stop signals, the scheduler).
 
 It may use `apps.core.audit` (the acting user); the audit trail never imports from here.
 """
+
+from .schedules import periodic
+
+__all__ = ["periodic"]

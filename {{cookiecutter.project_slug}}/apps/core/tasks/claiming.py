@@ -4,44 +4,68 @@
 import datetime
 
 from django.db import connections, models
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Now
 from django.utils import timezone
+
+# The most tasks one claim() may take: a bound that keeps its statement sane on every database.
+MAX_CLAIM = 10_000
+# claim(queues=ALL_QUEUES): the tasks of @task functions in every queue.
+ALL_QUEUES = "*"
 
 
 class TaskQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=self.model.Status.PENDING)
 
+    def ready(self):
+        """Pending tasks that may run now: not deferred, or deferred to a moment already past (database clock)."""
+        return self.pending().filter(models.Q(run_after__isnull=True) | models.Q(run_after__lte=Now()))
+
     def lease_expired(self, now=None):
         """Tasks still "processing" whose worker stopped renewing their lease (it died, was killed, or hangs)."""
         return self.filter(status=self.model.Status.PROCESSING, lease_expires_at__lt=now or timezone.now())
 
-    def claim(self, count=1, task_ingestor=None, *, task_ingestors=None, worker="", lease=None):
-        """Atomically take the `count` oldest pending tasks and return them, now "processing", oldest first.
+    def serving(self, task_ingestors=None, queues=None):
+        """The tasks a worker serving these would take: the tasks of the ingestors named in `task_ingestors`, and
+        the tasks of @task functions in the `queues` named (or in every queue: ALL_QUEUES). With neither given,
+        every task; with one given, only what it names. An empty selection matches nothing."""
+        selection = _selection(task_ingestors, queues)
+        return self.none() if selection is None else self.filter(selection)
 
-        `task_ingestor` limits it to one ingestor's tasks, `task_ingestors` to several. Each claimed task's
-        `attempts` goes up by one and `started_at` is set; `worker` (the claimer's "host:pid") is recorded, and
-        `lease` (seconds or a timedelta) sets `lease_expires_at`, after which the task counts as abandoned (see
-        `recover_expired`). Without a lease a claimed task never expires, as before leases existed.
+    def claim(self, count=1, task_ingestor=None, *, task_ingestors=None, queues=None, worker="", lease=None):
+        """Atomically take the `count` first pending tasks ready to run and return them, now "processing", in the
+        order taken: highest `priority` first, then oldest first. Tasks deferred (`run_after`) to a later moment
+        of the database's clock are left alone.
 
-        One statement does it: `WITH oldest AS (<oldest pending> FOR UPDATE SKIP LOCKED) UPDATE ... SET status =
+        `task_ingestor` limits it to one ingestor's tasks, `task_ingestors` to several, and `queues` to the tasks
+        of @task functions in those queues (`ALL_QUEUES`: any); given together they add up (see `serving`). Each
+        claimed task's `attempts` goes up by one and `started_at` is set; `worker` (the claimer's "host:pid") is
+        recorded, and `lease` (seconds or a timedelta) sets `lease_expires_at`, after which the task counts as
+        abandoned (see `recover_expired`). Without a lease a claimed task never expires, as before leases existed.
+        `count` is a whole number from 1 to MAX_CLAIM; anything else is a ValueError and claims nothing.
+
+        One statement does it: `WITH oldest AS (<first ready> FOR UPDATE SKIP LOCKED) UPDATE ... SET status =
         'processing', ... WHERE id IN oldest RETURNING ...`. On PostgreSQL concurrent workers skip one another's
         locked rows instead of queueing behind them, so each gets different tasks at once; on SQLite the single
         UPDATE is serialised by the database lock. A Task subclass (multi-table inheritance) returns the ids and
         loads its rows in a second query.
         """
-        if count < 1:
-            raise ValueError(f"claim() needs a count of at least 1, not {count!r}.")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_CLAIM:
+            raise ValueError(f"claim() takes a count from 1 to {MAX_CLAIM:,}, not {count!r}.")
         if task_ingestor is not None and task_ingestors is not None:
             raise ValueError("claim() takes task_ingestor (one name) or task_ingestors (several), not both.")
+        if task_ingestor is not None:
+            task_ingestors = (task_ingestor,)
         if task_ingestors is not None:
             task_ingestors = tuple(task_ingestors)
-            if not task_ingestors:
-                return []
+        if queues is not None and queues != ALL_QUEUES:
+            queues = tuple(queues)
+        if _selection(task_ingestors, queues) is None:
+            return []
         connection = connections[self.db]
         table = self.model._meta.get_field("status").model._meta
         own_table = table.concrete_model is self.model._meta.concrete_model
-        sql, oldest_params = self._claim_statement(connection, table, own_table, count, task_ingestor, task_ingestors)
+        sql, oldest_params = self._claim_statement(connection, table, own_table, count, task_ingestors, queues)
         now = timezone.now()
         if isinstance(lease, int | float):
             lease = datetime.timedelta(seconds=lease)
@@ -55,21 +79,17 @@ class TaskQuerySet(models.QuerySet):
                 cursor.execute(sql, params)
                 pks = [pk for (pk,) in cursor.fetchall()]
             tasks = list(self.filter(pk__in=pks)) if pks else []
-        return sorted(tasks, key=lambda task: (task.datetime, task.pk))
+        return sorted(tasks, key=lambda task: (-task.priority, task.datetime, task.pk))
 
-    def _claim_statement(self, connection, table, own_table, count, task_ingestor, task_ingestors):
-        """(sql, params of the candidates) of claim(). A worker claims in a loop, so the statement of
-        an unfiltered queryset is built once per process and shape (count, ingestors); a filtered one every time."""
-        key = (self.model, connection.alias, count, task_ingestor, task_ingestors)
+    def _claim_statement(self, connection, table, own_table, count, task_ingestors, queues):
+        """(sql, params of the candidates) of claim(). A worker claims in a loop, so the statement of an unfiltered
+        queryset is built once per process and shape (count, ingestors, queues); a filtered one every time."""
+        key = (self.model, connection.alias, count, task_ingestors, queues)
         cacheable = not self.query.where and not self.query.is_sliced
         if cacheable and key in _CLAIM_STATEMENTS:
             return _CLAIM_STATEMENTS[key]
-        candidates = self.pending()
-        if task_ingestor is not None:
-            candidates = candidates.filter(task_ingestor=task_ingestor)
-        if task_ingestors is not None:
-            candidates = candidates.filter(task_ingestor__in=task_ingestors)
-        oldest = candidates.order_by("datetime", "pk").values("pk")[:count]
+        candidates = self.ready().serving(task_ingestors, queues)
+        oldest = candidates.order_by(*CLAIM_ORDER).values("pk")[:count]
         oldest_sql, oldest_params = oldest.query.get_compiler(connection=connection).as_sql()
         if connection.features.has_select_for_update_skip_locked:
             oldest_sql = f"{oldest_sql} {connection.ops.for_update_sql(skip_locked=True)}"
@@ -94,7 +114,7 @@ class TaskQuerySet(models.QuerySet):
             _CLAIM_STATEMENTS[key] = statement
         return statement
 
-    def recover_expired(self, max_attempts=3, task_ingestors=None):
+    def recover_expired(self, max_attempts=3, task_ingestors=None, queues=None):
         """Give back the tasks whose lease expired (their worker died): pending again, to be claimed by any worker,
         or failed, with a `last_error` that says so, once `max_attempts` claims have been spent on them.
 
@@ -108,8 +128,10 @@ class TaskQuerySet(models.QuerySet):
         expired = self.model._status_rows(self.db).filter(
             status=Status.PROCESSING, lease_expires_at__lt=timezone.now()
         )
-        if task_ingestors is not None:
-            expired = expired.filter(task_ingestor__in=list(task_ingestors))
+        selection = _selection(task_ingestors, queues)
+        if selection is None:
+            return 0, 0
+        expired = expired.filter(selection)
         failed = expired.filter(attempts__gte=max_attempts).update(
             status=Status.FAILED,
             lease_expires_at=None,
@@ -137,9 +159,30 @@ class TaskQuerySet(models.QuerySet):
         return requeued, failed
 
 
+# The order claim() takes tasks in (the index core_task_claim_order serves it).
+CLAIM_ORDER = ("-priority", "datetime", "pk")
 # What claim() sets besides status and attempts, in the order of its statement's parameters.
 _CLAIM_STAMPS = ("started_at", "lease_expires_at", "worker")
 _CLAIM_STATEMENTS = {}
+
+
+def _selection(task_ingestors, queues):
+    """The Q of `TaskQuerySet.serving()`: Q() for everything, None for nothing."""
+    if task_ingestors is None and queues is None:
+        return models.Q()
+    parts = []
+    if task_ingestors:
+        parts.append(models.Q(result__isnull=True, task_ingestor__in=list(task_ingestors)))
+    if queues == ALL_QUEUES:
+        parts.append(models.Q(result__isnull=False))
+    elif queues:
+        parts.append(models.Q(result__isnull=False, queue_name__in=list(queues)))
+    if not parts:
+        return None
+    selection = parts[0]
+    for part in parts[1:]:
+        selection |= part
+    return selection
 
 
 def _reason(*parts):

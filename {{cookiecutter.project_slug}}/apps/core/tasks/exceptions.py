@@ -41,3 +41,13 @@ class LeaseLost(InvalidTransition):
                 f"{held_by} does."
             ),
         )
+
+
+class WorkerLost(Exception):
+    """The error a task's result shows when it was failed without raising: its last attempt's worker died (lease
+    expired, see `TaskQuerySet.recover_expired`), or someone failed it by hand; its traceback is the reason given."""
+
+
+class TaskUnrunnable(Exception):
+    """A worker claimed the task of a @task function it cannot run: the function cannot be imported from its path,
+    or its stored result is gone. The task is failed with the reason at once (no retry could help)."""

@@ -10,10 +10,12 @@
 `python manage.py run_tasks` (`apps.core.tasks.worker`) claims the tasks of the registered ingestors and runs them.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
+
+from .retries import DEFAULT_RETRY_BACKOFF, RetryPolicy
 
 __all__ = ["Ingestor", "autodiscover", "get_ingestor", "ingestor", "registered_ingestors"]
 
@@ -26,24 +28,34 @@ class Ingestor:
     function: object
     # The Task subclass whose instance the function receives (None: Task itself).
     model: type | None = None
+    # Runs in all after failures (1: a raising ingestor fails its task at once, as by default).
+    retry_policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=1))
 
     @property
     def path(self):
         return f"{self.function.__module__}.{self.function.__qualname__}"
 
 
-def ingestor(name, *, model=None):
+def ingestor(name, *, model=None, max_attempts=1, retry_backoff=DEFAULT_RETRY_BACKOFF):
     """Register the decorated function as the ingestor of tasks whose `task_ingestor` is `name`.
 
     The function receives the claimed task, status "processing"; for tasks of a Task subclass (multi-table
     inheritance), pass `model=MyTaskModel` and it receives that subclass's instance. Registering a second function
     under a name already taken is a configuration error.
+
+    A raising ingestor fails its task at once. With `max_attempts=N` (N > 1) the task is retried instead, up to N
+    runs in all, after `retry_backoff` seconds doubling each time (apps.core.tasks.retries); the last failure fails
+    it. Each failure's traceback is kept in `last_error` until the next one.
     """
     if not isinstance(name, str) or not name:
         raise ImproperlyConfigured(f"An ingestor needs a non-empty name (the task_ingestor it handles), not {name!r}.")
+    try:
+        policy = RetryPolicy(max_attempts, retry_backoff)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"Ingestor {name!r}: {error}") from None
 
     def register(function):
-        entry = Ingestor(name, function, model)
+        entry = Ingestor(name, function, model, policy)
         existing = _registry.get(name)
         if existing is not None and existing != entry:
             raise ImproperlyConfigured(

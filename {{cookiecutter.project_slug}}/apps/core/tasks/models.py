@@ -1,5 +1,5 @@
 """Task: a unit of work moving pending -> processing -> processed (then deleted) or failed, and back from failed to
-pending with `requeue()`.
+pending with `requeue()` (or, for a retry after a failure, from processing to pending with `retry_later()`).
 
 Every transition is one compare-and-set UPDATE (`... WHERE status = <required>`), so two workers can never both
 start the same task and a stale instance cannot move a task that another worker has already moved. A task claimed by
@@ -20,7 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from .claiming import TaskQuerySet
 from .exceptions import InvalidTransition, LeaseLost
 
-__all__ = ["Task"]
+# The task system's other models, registered with the app through this module (apps.core.models imports it).
+from .results import TaskResultRecord
+from .schedules import PeriodicRun
+
+__all__ = ["PeriodicRun", "Task", "TaskResultRecord"]
 
 
 class Task(models.Model):
@@ -46,12 +50,41 @@ class Task(models.Model):
         _("worker"), max_length=255, blank=True, editable=False, help_text=_("host:pid of the worker running it.")
     )
     last_error = models.TextField(_("last error"), blank=True, editable=False)
+    # Where the task waits and how soon it runs (apps.core.tasks.backend sets them for @task functions; an
+    # ingestor's task may set them too): claims take the highest priority first, never before run_after.
+    queue_name = models.CharField(
+        _("queue"),
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The queue of a @task function's task."),
+    )
+    # Defaults in the database too, so that rows inserted by other means (raw SQL, other services) stay valid.
+    priority = models.SmallIntegerField(
+        _("priority"), default=0, db_default=0, help_text=_("Higher runs first (-100 to 100).")
+    )
+    run_after = models.DateTimeField(
+        _("run after"), null=True, blank=True, help_text=_("Not claimed before then (a deferred task, or a retry).")
+    )
+    # Set for the task of a @task function: its arguments, result and errors (apps.core.tasks.results), which
+    # outlive the Task row (deleted when it completes).
+    result = models.OneToOneField(
+        "core.TaskResultRecord",
+        verbose_name=_("result"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.CASCADE,
+        related_name="queued_task",
+    )
 
     objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ("datetime", "pk")
-        indexes = [models.Index(fields=["status", "datetime"], name="core_task_status_datetime")]
+        # The order claims take pending tasks in (see TaskQuerySet.claim).
+        indexes = [models.Index(fields=["status", "-priority", "datetime"], name="core_task_claim_order")]
 
     def __str__(self):
         return f"{self.name} ({self.get_status_display()})"
@@ -101,10 +134,27 @@ class Task(models.Model):
 
     fail_processing.alters_data = True  # type: ignore[attr-defined]
 
+    def retry_later(self, run_after, error=None):
+        """processing -> pending, not to be claimed before `run_after`: a retry after a failure (see
+        apps.core.tasks.retries). `attempts` is kept, so that the attempts left are counted from it; `error` is kept
+        in `last_error` when one is given. Like the other moves out of "processing", it compares the attempt."""
+        changes = {"lease_expires_at": None, "started_at": None, "worker": "", "run_after": run_after}
+        if error is not None:
+            changes["last_error"] = str(error)
+        self._transition(self.Status.PROCESSING, self.Status.PENDING, **changes)
+
+    retry_later.alters_data = True  # type: ignore[attr-defined]
+
     def requeue(self):
         """failed -> pending, with a fresh allowance of attempts. `last_error` is kept until the next failure."""
         self._transition(
-            self.Status.FAILED, self.Status.PENDING, attempts=0, started_at=None, lease_expires_at=None, worker=""
+            self.Status.FAILED,
+            self.Status.PENDING,
+            attempts=0,
+            started_at=None,
+            lease_expires_at=None,
+            worker="",
+            run_after=None,
         )
 
     requeue.alters_data = True  # type: ignore[attr-defined]

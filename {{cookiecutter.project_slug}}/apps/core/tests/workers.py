@@ -35,7 +35,7 @@ def wait_for(condition, timeout=20.0, interval=0.01, what="the condition"):
 class WorkerProcess:
     """One `python manage.py run_tasks ...` process on the test database; its output goes to a temporary file."""
 
-    def __init__(self, *arguments, command=None):
+    def __init__(self, *arguments, command=None, env=None):
         database = {key: connection.settings_dict[key] for key in DATABASE_KEYS if key in connection.settings_dict}
         database["NAME"] = str(database["NAME"])
         environment = {
@@ -46,6 +46,7 @@ class WorkerProcess:
             "PYTHONUNBUFFERED": "1",
             # scripts/start-worker runs the `python` found first on PATH: this virtualenv's.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            **(env or {}),
         }
         self.arguments = arguments
         self._output = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop())

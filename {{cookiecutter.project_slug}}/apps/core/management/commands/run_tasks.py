@@ -1,12 +1,17 @@
 """`python manage.py run_tasks`: the worker process of the service (see apps/core/tasks/worker/ and the README)."""
 
 import argparse
+import logging
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS
 
+from apps.core.tasks.backend import DatabaseBackend
+from apps.core.tasks.claiming import ALL_QUEUES
+from apps.core.tasks.framework import task_backends
 from apps.core.tasks.ingestors import registered_ingestors
+from apps.core.tasks.schedules import registered_schedules
 from apps.core.tasks.worker import Worker
 
 
@@ -25,8 +30,9 @@ def _number(kind, minimum, strict):
 
 class Command(BaseCommand):
     help = (
-        "Run tasks: claim the pending tasks of the registered ingestors (all, or those named with --ingestor), run "
-        "each in its ingestor, and complete or fail it. Stops on SIGTERM/SIGINT after the running tasks finish."
+        "Run tasks: claim the pending tasks of the registered ingestors and of @task functions (all, or those named "
+        "with --ingestor and --queue), run each, and complete, retry or fail it; enqueue the periodic schedules' "
+        "slots. Stops on SIGTERM/SIGINT after the running tasks finish."
     )
 
     def add_arguments(self, parser):
@@ -35,13 +41,29 @@ class Command(BaseCommand):
             action="append",
             dest="ingestors",
             metavar="NAME",
-            help="serve only this ingestor's tasks (repeat for several; default: every registered ingestor)",
+            help="serve this ingestor's tasks (repeat for several). With --ingestor or --queue, only what they name "
+            "is served; with neither, every registered ingestor and every queue",
+        )
+        parser.add_argument(
+            "--queue",
+            action="append",
+            dest="queues",
+            metavar="NAME",
+            help="serve the @task functions enqueued in this queue (repeat for several)",
+        )
+        parser.add_argument(
+            "--no-scheduler",
+            action="store_false",
+            dest="scheduler",
+            help="enqueue no periodic work (other workers do); a --burst worker never does",
         )
         parser.add_argument(
             "--concurrency", type=_number(int, 1, False), default=1, help="tasks run at once, in threads (default 1)"
         )
         parser.add_argument(
-            "--burst", action="store_true", help="exit (code 0) once no pending task of its ingestors is left"
+            "--burst",
+            action="store_true",
+            help="exit (code 0) once no task it serves is ready to run now (tasks deferred to later stay queued)",
         )
         parser.add_argument(
             "--lease",
@@ -75,20 +97,26 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         registered = registered_ingestors()
-        names = list(dict.fromkeys(options["ingestors"] or sorted(registered)))
-        if not registered:
-            raise CommandError(
-                "No ingestor is registered: add one with @ingestor('name') in an app's ingestors.py.", returncode=2
-            )
+        named_ingestors, queues = options["ingestors"], options["queues"]
+        if named_ingestors or queues:
+            names = list(dict.fromkeys(named_ingestors or []))
+            queues = tuple(dict.fromkeys(queues)) if queues else None
+        else:
+            names, queues = sorted(registered), ALL_QUEUES
         unknown = [name for name in names if name not in registered]
         if unknown:
             raise CommandError(
                 f"No ingestor is registered as {', '.join(map(repr, unknown))} "
-                f"(registered: {', '.join(sorted(registered))}).",
+                f"(registered: {', '.join(sorted(registered)) or 'none'}).",
                 returncode=2,
             )
+        if queues not in (None, ALL_QUEUES):
+            _check_queues(queues)
+        schedules = list(registered_schedules().values()) if options["scheduler"] else []
         worker = Worker(
             {name: registered[name] for name in names},
+            queues=queues,
+            schedules=schedules,
             concurrency=options["concurrency"],
             burst=options["burst"],
             lease=options["lease"],
@@ -97,11 +125,46 @@ class Command(BaseCommand):
             poll_interval=options["poll_interval"],
             using=options["database"],
         )
-        self.stdout.write(
-            f"Worker {worker.identity} serving {', '.join(names)} (concurrency {worker.concurrency}, lease "
-            f"{worker.lease:g} s, max attempts {worker.max_attempts}{', burst' if worker.burst else ''})."
-        )
-        self.stdout.flush()
+        if options["verbosity"] == 0:
+            # Nothing but errors: the worker's and the framework's info and warnings are silenced.
+            for name in ("apps.core.tasks", "django.tasks", "django_tasks"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+        else:
+            self.stdout.write(_banner(worker, names))
+            self.stdout.flush()
         code = worker.run()
         if code:
             sys.exit(code)
+
+
+def _banner(worker, names):
+    served = []
+    if names:
+        served.append(", ".join(names))
+    if worker.queues == ALL_QUEUES:
+        served.append("@task functions of every queue")
+    elif worker.queues:
+        served.append(f"@task functions of queue {', '.join(worker.queues)}")
+    details = [f"concurrency {worker.concurrency}", f"lease {worker.lease:g} s", f"max attempts {worker.max_attempts}"]
+    if worker.scheduler is not None:
+        count = len(worker.scheduler.schedules)
+        details.append(f"{count} schedule{'s' if count != 1 else ''}")
+    if worker.burst:
+        details.append("burst")
+    return f"Worker {worker.identity} serving {' and '.join(served)} ({', '.join(details)})."
+
+
+def _check_queues(queues):
+    """Refuse a queue that none of the project's DatabaseBackend backends accepts (their QUEUES setting)."""
+    ours = [task_backends[alias] for alias in task_backends.settings]
+    ours = [backend for backend in ours if isinstance(backend, DatabaseBackend)]
+    if not ours or any(not backend.queues for backend in ours):
+        return
+    allowed = set().union(*(backend.queues for backend in ours))
+    unknown = [name for name in queues if name not in allowed]
+    if unknown:
+        raise CommandError(
+            f"No task backend accepts the queue {', '.join(map(repr, unknown))} "
+            f"(TASKS' QUEUES: {', '.join(sorted(allowed))}).",
+            returncode=2,
+        )

@@ -8,8 +8,11 @@ import threading
 import time
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.db.models import Count
 
+from ..ingestors import registered_ingestors
 from ..models import Task
+from .scheduler import Scheduler
 from .slots import Slot, log_fields
 from .stopping import StopSignals
 from .waking import Listener, Waker
@@ -19,15 +22,21 @@ logger = logging.getLogger(__package__)
 # How often a worker looks for expired leases, at most (and at least every tenth of its own lease); also how often
 # idle slots look for work when LISTEN/NOTIFY wakes them (a safety net: a notification is never needed twice).
 RECOVERY_INTERVAL = 5.0
+# How often a worker warns about pending tasks of ingestors that no worker of this code can run (and at start).
+UNSERVED_WARNING_INTERVAL = 300.0
 
 
 class Worker:
-    """Runs the tasks of `ingestors` ({name: Ingestor}) until stopped; see the package docstring."""
+    """Runs the tasks of `ingestors` ({name: Ingestor}) and of the @task functions in `queues` (names, ALL_QUEUES
+    for every queue, None for none) until stopped, enqueueing the slots of `schedules` as they come; see the package
+    docstring."""
 
     def __init__(
         self,
         ingestors,
         *,
+        queues=None,
+        schedules=(),
         concurrency=1,
         burst=False,
         lease=300.0,
@@ -37,9 +46,10 @@ class Worker:
         using=DEFAULT_DB_ALIAS,
         identity=None,
     ):
-        if not ingestors:
-            raise ValueError("A worker needs at least one ingestor to serve.")
+        if not ingestors and not queues:
+            raise ValueError("A worker needs at least one ingestor or queue to serve.")
         self.ingestors = dict(ingestors)
+        self.queues = queues if queues is None or isinstance(queues, str) else tuple(queues)
         self.concurrency = concurrency
         self.burst = burst
         self.lease = lease
@@ -48,6 +58,8 @@ class Worker:
         self.poll_interval = poll_interval
         self.using = using
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
+        # A burst worker drains what is there: it enqueues nothing of its own.
+        self.scheduler = Scheduler(schedules, using, self.identity) if schedules and not burst else None
         self.abandoned = []  # tasks still running when stop_timeout ran out
         self.stopping = False
         self._running = {}  # pk -> task, for the main thread's lease renewals
@@ -101,9 +113,12 @@ class Worker:
         with self._work:
             return self._wakes
 
-    def sleep_unless_woken_since(self, wakes):
-        """Sleep until woken (or a safety-net timeout), unless a wake came since the slot read `wakes()`."""
+    def sleep_unless_woken_since(self, wakes, until=None):
+        """Sleep until woken (or a safety-net timeout, or `until` seconds: a deferred task due), unless a wake came
+        since the slot read `wakes()`."""
         timeout = RECOVERY_INTERVAL if self._waker.listening else self.poll_interval
+        if until is not None:
+            timeout = min(timeout, until + 0.001)
         with self._work:
             if self._wakes == wakes and not self.stopping:  # nothing happened since the claim found nothing
                 self._idle_slots += 1
@@ -145,6 +160,8 @@ class Worker:
         renew_every = self.lease / 3
         next_recovery = time.monotonic() + recover_every
         next_renewal = time.monotonic() + renew_every
+        next_warning = time.monotonic()  # at start, then every UNSERVED_WARNING_INTERVAL
+        next_schedule = time.monotonic()
         while not self.stopping:
             if self.burst and not self._slots_left():
                 return
@@ -157,6 +174,13 @@ class Worker:
                 if now >= next_renewal:
                     self._renew_leases()
                     next_renewal = now + renew_every
+                if now >= next_warning:
+                    self._warn_unserved()
+                    next_warning = now + UNSERVED_WARNING_INTERVAL
+                if self.scheduler is not None and now >= next_schedule:
+                    self.scheduler.run_due()
+                    # Just after the slot (cron's resolution is a minute or a second), and at least every minute.
+                    next_schedule = time.monotonic() + min(self.scheduler.seconds_to_next() + 0.01, 60.0)
             except (OperationalError, InterfaceError) as error:
                 self.database_unavailable(error)
                 self._waker.wait(self.poll_interval)
@@ -165,7 +189,10 @@ class Worker:
             # the first slot to go idle wakes this thread, which then reads them all at once.
             with self._lock:
                 listen = self._idle_slots > 0
-            if self._waker.wait(min(next_recovery, next_renewal) - time.monotonic(), listen=listen):
+            deadline = min(next_recovery, next_renewal, next_warning)
+            if self.scheduler is not None:
+                deadline = min(deadline, next_schedule)
+            if self._waker.wait(deadline - time.monotonic(), listen=listen):
                 self._wake_slots()
 
     def _drain(self):
@@ -200,7 +227,7 @@ class Worker:
 
     def _recover_expired(self):
         requeued, failed = Task.objects.db_manager(self.using).recover_expired(
-            self.max_attempts, task_ingestors=list(self.ingestors)
+            self.max_attempts, task_ingestors=list(self.ingestors), queues=self.queues
         )
         if requeued or failed:
             logger.warning(
@@ -210,6 +237,26 @@ class Worker:
                 self.max_attempts,
             )
         return requeued, failed
+
+    def _warn_unserved(self):
+        """Name the pending tasks of ingestors that are not registered: no worker running this code serves them,
+        so they would wait forever unnoticed."""
+        unserved = (
+            Task.objects.db_manager(self.using)
+            .pending()
+            .filter(result__isnull=True)
+            .exclude(task_ingestor__in=list(registered_ingestors()))
+            .values_list("task_ingestor")
+            .annotate(count=Count("pk"))
+            .order_by("task_ingestor")
+        )
+        found = [f"{name!r} ({count})" for name, count in unserved]
+        if found:
+            logger.warning(
+                "Pending tasks of ingestors no worker serves (none is registered under these names): %s. Register "
+                "them with @ingestor, or delete the tasks.",
+                ", ".join(found),
+            )
 
     def _renew_leases(self):
         with self._lock:

@@ -5,10 +5,15 @@ import time
 import traceback
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from django.db.models import Min
+from django.db.models.functions import Now
+from django.utils import timezone
 
+from ...audit.context import task_context
 from ...audit.current_user import acting_as
 from ..exceptions import InvalidTransition, LeaseLost
 from ..models import Task
+from .jobs import FunctionJob, IngestorJob
 
 logger = logging.getLogger(__package__)
 
@@ -42,12 +47,12 @@ class Slot:
         """One task for this slot, as its ingestor's model, registered as running unless told not to; or None."""
         worker = self.worker
         claimed = Task.objects.db_manager(worker.using).claim(
-            1, task_ingestors=list(worker.ingestors), worker=worker.identity, lease=worker.lease
+            1, task_ingestors=list(worker.ingestors), queues=worker.queues, worker=worker.identity, lease=worker.lease
         )
         if not claimed:
             return None
         task = claimed[0]
-        model = worker.ingestors[task.task_ingestor].model
+        model = worker.ingestors[task.task_ingestor].model if task.result_id is None else None
         if model is not None and not isinstance(task, model):
             task = model._base_manager.db_manager(worker.using).filter(pk=task.pk).first() or task
         if register:
@@ -67,41 +72,65 @@ class Slot:
                 task = None
             if task is not None or worker.burst:
                 return task
-            worker.sleep_unless_woken_since(wakes)
+            worker.sleep_unless_woken_since(wakes, until=self._next_deferred())
         return None
 
+    def _next_deferred(self):
+        """Seconds until the first served task deferred to later (a retry, a run_after) is due, or None."""
+        worker = self.worker
+        try:
+            due = (
+                Task.objects.db_manager(worker.using)
+                .pending()
+                .serving(list(worker.ingestors), worker.queues)
+                .filter(run_after__gt=Now())
+                .aggregate(due=Min("run_after"))["due"]
+            )
+        except (OperationalError, InterfaceError):
+            return None  # the next claim reports it
+        return None if due is None else max((due - timezone.now()).total_seconds(), 0.0)
+
+    def _job(self, task):
+        if task.result_id is not None:
+            return FunctionJob(task, self.worker.identity, self.worker.using)
+        return IngestorJob(task, self.worker.ingestors[task.task_ingestor])
+
     def _execute(self, task):
-        """Run the task's ingestor and finish the task; return the next task claimed meanwhile, if any."""
-        ingestor = self.worker.ingestors[task.task_ingestor]
+        """Run the task (its ingestor, or its @task function) and finish it; return the next task claimed
+        meanwhile, if any."""
+        job = self._job(task)
         fields = log_fields(task)
-        logger.info("Task %s started (ingestor %r, attempt %s)", task.pk, ingestor.name, task.attempts, extra=fields)
+        logger.info("Task %s started (%s, attempt %s)", task.pk, job.label, task.attempts, extra=fields)
         started = time.monotonic()
         try:
-            with acting_as(getattr(task, "acting_user", None)):
-                ingestor.function(task)
+            job.start()
+            # Entries written by the task's code carry the task in their "ctx" (apps.core.audit.context).
+            with task_context(task.pk, task.task_ingestor), acting_as(getattr(task, "acting_user", None)):
+                job.run()
         except Exception as error:
-            return self._finish(task, fields, started, failure=error)
+            return self._finish(task, job, fields, started, failure=error)
         except BaseException:
             logger.exception("Task %s interrupted; its lease will expire.", task.pk, extra=fields)
             raise
-        return self._finish(task, fields, started)
+        return self._finish(task, job, fields, started)
 
-    def _finish(self, task, fields, started, failure=None):
-        """Complete or fail the task (unless its attempt lost the lease) and, unless stopping, claim the next task in
-        the same transaction: one commit for both. Log one line; return the next task or None."""
+    def _finish(self, task, job, fields, started, failure=None):
+        """Complete, retry or fail the task (unless its attempt lost the lease) and, unless stopping, claim the next
+        task in the same transaction: one commit for both. Log one line; return the next task or None."""
         worker = self.worker
         forget_broken_connection(worker.using)
         duration = time.monotonic() - started
         pk = fields["task_id"]  # the task's own pk is None once completing deleted it
         fields = {**fields, "duration": duration}
-        where = f"(ingestor {task.task_ingestor!r}, attempt {task.attempts})"
+        where = f"({job.label}, attempt {task.attempts})"
         next_task = None
+        retry_at = None
         try:
             with transaction.atomic(using=worker.using):
                 if failure is None:
-                    task.complete_processing()
+                    job.succeed()
                 else:
-                    task.fail_processing(error="".join(traceback.format_exception(failure)))
+                    retry_at = job.fail(failure)
                 if not worker.stopping:
                     next_task = self.claim(register=False)
         except LeaseLost as lost:
@@ -127,11 +156,27 @@ class Slot:
             worker.unregister(pk)
         if next_task is not None:
             worker.register(next_task)  # only now: had the transaction rolled back, the claim would have too
+        try:
+            job.finished()
+        except Exception:
+            logger.exception("Task %s: a task_finished receiver raised.", pk, extra=fields)
         if failure is None:
             logger.info("Task %s completed in %.3f s %s", pk, duration, where, extra=fields)
         else:
             summary = "".join(traceback.format_exception_only(failure)).strip().replace("\n", " ")
-            logger.error("Task %s failed in %.3f s %s: %s", pk, duration, where, summary, extra=fields)
+            if retry_at is not None:
+                wait = max((retry_at - timezone.now()).total_seconds(), 0.0)
+                logger.warning(
+                    "Task %s failed in %.3f s %s: %s; retrying in %.1f s",
+                    pk,
+                    duration,
+                    where,
+                    summary,
+                    wait,
+                    extra={**fields, "retry_at": retry_at.isoformat()},
+                )
+            else:
+                logger.error("Task %s failed in %.3f s %s: %s", pk, duration, where, summary, extra=fields)
         return next_task
 
 

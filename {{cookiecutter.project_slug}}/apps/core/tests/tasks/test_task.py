@@ -183,9 +183,21 @@ def test_claim_never_returns_the_same_task_twice():
     assert third == []
 
 
-def test_claim_needs_a_positive_count():
-    with pytest.raises(ValueError, match="at least 1"):
-        Task.objects.claim(count=0)
+@pytest.mark.parametrize("count", [0, -1, 10_001, 2**63, 1.5, True, "3"])
+def test_claim_refuses_a_count_outside_1_to_10000_and_claims_nothing(count):
+    task = TaskFactory.create()
+
+    with pytest.raises(ValueError, match=r"claim\(\) takes a count from 1 to 10,000, not "):
+        Task.objects.claim(count=count)
+
+    task.refresh_from_db()
+    assert (task.status, task.attempts) == (Task.Status.PENDING, 0)
+
+
+def test_claim_takes_up_to_10000_at_once():
+    TaskFactory.create_batch(3)
+
+    assert len(Task.objects.claim(count=10_000)) == 3
 
 
 def test_a_task_subclass_has_the_transitions():

@@ -21,6 +21,7 @@ from apps.core.tasks.worker.slots import Slot
 from ..factories import UserFactory
 from ..workerapp.models import Attempt, UserTask
 from ..workers import WorkerProcess
+from .conftest import discovered_ingestor_names
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +42,10 @@ def test_the_command_serves_every_registered_ingestor_and_says_so():
     out = _call("run_tasks", "--burst")
 
     assert out.startswith("Worker ")
-    assert "serving as_user, flaky, record, sleepy, stamp (concurrency 1, lease 300 s, max attempts 3, burst)" in out
+    assert (
+        "serving as_user, flaky, record, sleepy, stamp and @task functions of every queue (concurrency 1, lease 300 s, "
+        "max attempts 3, burst)."
+    ) in out
     assert not Task.objects.exists()
 
 
@@ -71,17 +75,20 @@ def test_an_unregistered_ingestor_is_one_sentence_on_stderr_and_exit_code_2():
     try:
         assert process.wait() == 2
         assert process.output().strip().splitlines() == [
-            "CommandError: No ingestor is registered as 'invoices' (registered: as_user, flaky, record, sleepy, stamp)."
+            f"CommandError: No ingestor is registered as 'invoices' (registered: {discovered_ingestor_names()})."
         ]
     finally:
         process.stop()
 
 
-def test_no_registered_ingestor_at_all_is_refused(registry):
+def test_with_no_ingestor_registered_the_worker_serves_task_functions(registry):
     registry.clear()
 
-    with pytest.raises(CommandError, match="No ingestor is registered: add one with @ingestor") as refused:
-        _call("run_tasks", "--burst")
+    out = _call("run_tasks", "--burst")
+
+    assert "serving @task functions of every queue (" in out
+    with pytest.raises(CommandError, match=r"No ingestor is registered as 'record' \(registered: none\)\.") as refused:
+        _call("run_tasks", "--burst", "--ingestor", "record")
     assert refused.value.returncode == 2
 
 

@@ -34,3 +34,15 @@ class UserTask(Task):
     """A task that names the user its ingestor acts as (see Worker: `acting_user`)."""
 
     acting_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+
+class FunctionRun(models.Model):
+    """One row per run of a @task function of workerapp/tasks.py: which key, which attempt, which worker, when."""
+
+    key = models.CharField(max_length=255)
+    attempt = models.PositiveIntegerField()
+    worker = models.CharField(max_length=255, blank=True)
+    started = models.FloatField(help_text="time.time() when the function started")
+
+    def __str__(self):
+        return f"run {self.attempt} of {self.key}"

@@ -1,0 +1,142 @@
+"""What a slot does with the task it claimed: run an ingestor on the Task row, or a @task function from its stored
+result, and record the outcome (completed, retried later, or failed) in the slot's finishing transaction.
+
+Both kinds go through the same steps, so a slot handles them alike: `start()` (outside any transaction), `run()`
+(the user's code), then `succeed()` or `fail(error)` inside the transaction that also claims the next task, and
+`finished()` once it committed (the framework's signals).
+"""
+
+import datetime
+import json
+import traceback
+from typing import Any
+
+from django.utils import timezone
+
+from ..exceptions import TaskUnrunnable
+from ..framework import TaskContext, TaskResultStatus, task_finished, task_started
+from ..ingestors import Ingestor
+from ..models import Task, TaskResultRecord
+from ..retries import RetryPolicy
+
+
+def format_error(error: BaseException) -> str:
+    return "".join(traceback.format_exception(error))
+
+
+class IngestorJob:
+    """A task of a registered ingestor: the function receives the Task row itself."""
+
+    def __init__(self, task: Task, ingestor: Ingestor) -> None:
+        self.task = task
+        self.ingestor = ingestor
+        self.label = f"ingestor {ingestor.name!r}"
+
+    def start(self) -> None:
+        pass
+
+    def run(self) -> None:
+        self.ingestor.function(self.task)
+
+    def succeed(self) -> None:
+        self.task.complete_processing()
+
+    def fail(self, error: BaseException) -> datetime.datetime | None:
+        """Retry later when the ingestor allows another attempt (return when), else fail the task (None)."""
+        retry_at = self.ingestor.retry_policy.next_run(self.task.attempts)
+        if retry_at is not None:
+            self.task.retry_later(retry_at, error=format_error(error))
+        else:
+            self.task.fail_processing(error=format_error(error))
+        return retry_at
+
+    def finished(self) -> None:
+        pass
+
+
+class FunctionJob:
+    """A task of a @task function: its path, arguments and options are in its TaskResultRecord, which receives
+    each attempt's worker and error and, at the end, the return value (see apps.core.tasks.results)."""
+
+    def __init__(self, task: Task, worker_id: str, using: str) -> None:
+        self.task = task
+        self.worker_id = worker_id
+        self.using = using
+        self.label = f"task {task.task_ingestor!r}"
+        self.record: TaskResultRecord | None = None
+        self.function = None
+        self.result: Any = None
+        self.final = False
+
+    @property
+    def sender(self) -> type:
+        from ..backend import DatabaseBackend
+
+        return type(self.function.get_backend()) if self.function is not None else DatabaseBackend
+
+    def start(self) -> None:
+        """Load the result and the function (TaskUnrunnable if either is missing), count this attempt in the
+        result, and send `task_started`."""
+        self.record = TaskResultRecord.objects.using(self.using).filter(pk=self.task.result_id).first()
+        if self.record is None:
+            raise TaskUnrunnable(f"The result {self.task.result_id} of this task is gone (pruned or deleted).")
+        self.record.queued_task = self.task  # what the result's status reads, already at hand
+        self.function = self.record.task()
+        now = timezone.now()
+        self.record.status = TaskResultStatus.RUNNING
+        self.record.started_at = self.record.started_at or now
+        self.record.last_attempted_at = now
+        self.record.worker_ids = [*self.record.worker_ids, self.worker_id]
+        self.record.save(update_fields=["status", "started_at", "last_attempted_at", "worker_ids"])
+        self.result = self.record.as_task_result(self.function)
+        task_started.send(self.sender, task_result=self.result)
+
+    def run(self) -> None:
+        record = self.record
+        if self.function.takes_context:
+            value = self.function.call(TaskContext(task_result=self.result), *record.args, **record.kwargs)
+        else:
+            value = self.function.call(*record.args, **record.kwargs)
+        try:
+            record.return_value = json.loads(json.dumps(value, allow_nan=False))
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{record.task_path} returned a {type(value).__name__}, which cannot be kept as its result: {error}"
+            ) from None
+
+    def succeed(self) -> None:
+        self.task.complete_processing()
+        record = self.record
+        record.status = TaskResultStatus.SUCCESSFUL
+        record.finished_at = timezone.now()
+        record.save(update_fields=["status", "finished_at", "return_value"])
+        self.final = True
+
+    def fail(self, error: BaseException) -> datetime.datetime | None:
+        """Retry later if the result's policy allows another attempt and a retry could help (return when); else
+        fail the task and its result (None)."""
+        record = self.record
+        retry_at = None
+        if record is not None and not isinstance(error, TaskUnrunnable):
+            retry_at = RetryPolicy(record.max_attempts, record.retry_backoff).next_run(self.task.attempts)
+        if retry_at is not None:
+            self.task.retry_later(retry_at, error=format_error(error))
+        else:
+            self.task.fail_processing(error=format_error(error))
+            self.final = True
+        if record is not None:
+            kind = type(error)
+            record.errors = [
+                *record.errors,
+                {"exception_class_path": f"{kind.__module__}.{kind.__qualname__}", "traceback": format_error(error)},
+            ]
+            record.status = TaskResultStatus.READY if retry_at is not None else TaskResultStatus.FAILED
+            record.finished_at = None if retry_at is not None else timezone.now()
+            record.return_value = None
+            record.save(update_fields=["errors", "status", "finished_at", "return_value"])
+        return retry_at
+
+    def finished(self) -> None:
+        """Send `task_finished` once the task ended (succeeded, or failed with no attempt left)."""
+        if self.final and self.record is not None and self.function is not None:
+            task_finished.send(self.sender, task_result=self.record.as_task_result(self.function))
