@@ -12,7 +12,10 @@ def main():
     load_settings_or_exit()
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from apps.core.audit.context import command_context
+
+    with command_context(sys.argv):  # entries written by the command name it in their "ctx"
+        execute_from_command_line(sys.argv)
 
 
 if __name__ == "__main__":

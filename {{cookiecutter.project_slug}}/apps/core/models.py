@@ -147,10 +147,10 @@ class TrackableModel(models.Model):
     def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any) -> Self:
         instance = super().from_db(db, field_names, values, **kwargs)
         tracker.remember_loaded(instance)
+        # A history not loaded with the row stays deferred, as Django sees it (get_deferred_fields(), FieldTracker);
+        # the history field's descriptor reads it when first needed, for the whole batch of rows.
         if "history" in instance.__dict__:
             tracker.state_of(instance).history_marker = transaction_marker(db)
-        else:
-            instance.__dict__["history"] = tracker.NOT_LOADED  # read when first needed
         return instance
 
     def refresh_from_db(
@@ -159,10 +159,19 @@ class TrackableModel(models.Model):
         fields: Iterable[str] | None = None,
         from_queryset: models.QuerySet[Self] | None = None,
     ) -> None:
-        with tracker.raw_history_reads():  # Django copies each field from a fresh instance: no history is loaded
-            super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        # While Django refreshes, a history not loaded counts as loaded: Django then reads the other fields as the
+        # given queryset says (as for an instance with nothing deferred), and copies no history it did not read.
+        before = self.__dict__.setdefault("history", tracker.NOT_LOADED)
+        try:
+            with tracker.raw_history_reads():
+                super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        finally:
+            if self.__dict__.get("history") is tracker.NOT_LOADED:
+                del self.__dict__["history"]
+        if fields is None and self.__dict__.get("history") is before:
+            tracker.forget_history(self)  # not read again: what memory holds may be stale
         tracker.remember_loaded(self, entries.tracked_among(type(self), None if fields is None else set(fields)))
-        if self.__dict__.get("history") is not tracker.NOT_LOADED:
+        if "history" in self.__dict__:
             tracker.state_of(self).history_marker = transaction_marker(self._state.db)
 
     def clean_fields(self, exclude: Collection[str] | None = None) -> None:

@@ -12,5 +12,17 @@
 - `checks`: system checks for mistakes that would weaken the trail.
 - `django_internals`: the one place that touches Django's private API, tested per supported version.
 
+- `reads`, `revert`: reading a history (`obj.history.as_of()`, `versions()`, `diff()`) and putting a row back
+  (`revert_to()`).
+- `feed`, `indexes`: who changed what (`changed_by()`, `activity()`) and the history's index on PostgreSQL.
+- `context`: the request, task or command each entry was written in (its "ctx").
+
 This room imports nothing from `apps.core.softdelete` or `apps.core.tasks`: they build on it, never the reverse.
+
+    from apps.core.audit import activity
+    activity(user=alice, since=monday)[:50]
 """
+
+from .feed import activity
+
+__all__ = ["activity"]

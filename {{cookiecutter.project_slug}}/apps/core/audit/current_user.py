@@ -42,6 +42,11 @@ def get_current_user() -> "AbstractBaseUser | None":
     return user
 
 
+def current_request() -> "HttpRequest | None":
+    """The request being handled in this context (None outside one, or without the middleware)."""
+    return _current_request.get()
+
+
 @contextmanager
 def request_context(request: "HttpRequest") -> Iterator["HttpRequest"]:
     """Make `request` the source of the acting user for the duration of the block (used by the middleware)."""

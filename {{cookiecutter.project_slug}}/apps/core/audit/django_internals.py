@@ -16,6 +16,9 @@ API does the job:
   `Collector.delete()`, which holds the whole set of rows about to go (`data`, `fast_deletes`). Django's delete
   signals are sent per instance and turn fast deletes off, so archiving from them would cost a statement per row;
   running once before `Collector.delete()`, in its transaction, archives a whole delete with a statement per model.
+- `add_meta_index()`: gives a model an index as if its Meta listed it. Migrations take a model's indexes only when
+  its own Meta named `indexes` (`Options.original_attrs`), and an abstract base's Meta.indexes would reach neither
+  a model that declares its own Meta nor, wrongly, stay off a multi-table child (which inherits it by name).
 """
 
 import contextlib
@@ -127,3 +130,10 @@ def before_collector_delete(needed, run):
             return original(collector)
     delete._runs_first = run  # type: ignore[attr-defined]
     deletion.Collector.delete = delete  # type: ignore[method-assign]
+
+
+def add_meta_index(model, index):
+    """Add `index` to `model`'s indexes, as if its Meta listed it (so that makemigrations sees it)."""
+    opts = model._meta
+    opts.indexes = [*opts.indexes, index]
+    opts.original_attrs["indexes"] = opts.indexes

@@ -14,7 +14,9 @@ An entry looks like::
     }
 
 ("at" is ISO-8601 in UTC; "by" and "by_name" are null when nobody is acting; a "create" entry lists every tracked
-field with old null; a "delete" cascaded from another row's deletion also has "cause": {"model": ..., "pk": ...}.)
+field with old null; a "delete" cascaded from another row's deletion also has "cause": {"model": ..., "pk": ...}; "ctx" says which
+request, task or command made the change, when known (context.py); a "revert" entry has "reverted_to": {"at": ...,
+"index": ...}.)
 
 Every value that enters an entry, "by" included, goes through `to_json()`, and every field value first through
 `stored_form()`: the value as the database stores it, so that `1` and `True`, or `Decimal("1.5")` and "1.50" in a
@@ -38,10 +40,13 @@ from django.utils import timezone
 from django.utils.duration import duration_iso_string
 from django.utils.functional import Promise
 
+from .context import current_context
+
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 CREATE, UPDATE, DELETE, RESTORE = "create", "update", "delete", "restore"
+REVERT = "revert"  # an update that put fields back to an earlier point (see revert.py); it names the point
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
@@ -183,6 +188,9 @@ def entry(
     }
     if cause is not None:
         made["cause"] = cause  # {"model": "app.model", "pk": ...}: the row whose deletion (or restore) led here
+    ctx = current_context()
+    if ctx is not None:
+        made["ctx"] = ctx  # the request, task or command the change was made in (see context.py)
     return made
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
-from . import entries, tracker
+from . import entries, indexes, reads, revert, tracker  # noqa: F401 - indexes: each audited model gets its index
 from .django_internals import transaction_marker
 from .expressions import AppendEntry, KeepColumn
 
@@ -34,7 +34,7 @@ class HistoryDescriptor:
             return value
         if value is tracker.NOT_LOADED or _read_in_a_rolled_back_transaction(instance):
             value = self._fetch(instance)
-        return value
+        return reads.bound(value, instance)  # a list with as_of(), versions(), diff(), revert_to()
 
     def __set__(self, instance, value):
         instance.__dict__[self.field.attname] = value
@@ -58,11 +58,18 @@ class HistoryDescriptor:
 
 
 class HistoryField(models.JSONField):
+    """The history column. Each concrete model whose table holds one also gets its index (`indexes.HistoryIndex`)."""
+
     def deconstruct(self) -> tuple[str, str, Sequence[Any], dict[str, Any]]:
         name, path, args, kwargs = super().deconstruct()
         return name, "apps.core.fields.HistoryField" if type(self) is HistoryField else path, args, kwargs
 
     descriptor_class = HistoryDescriptor
+
+    def value_from_object(self, obj):
+        """The entries as a plain list, for serializers and forms (some, YAML's, accept no list subclass)."""
+        value = super().value_from_object(obj)
+        return list(value) if isinstance(value, reads.HistoryList) else value
 
     def pre_save(self, instance: models.Model, add: bool) -> Any:
         write = tracker.current_write(instance)
@@ -94,7 +101,7 @@ class HistoryField(models.JSONField):
         if not changes:
             return KeepColumn(self.column)
         now, user = (write.now, write.user) if write is not None else tracker.bulk_moment()
-        return AppendEntry(self.column, entries.entry(entries.UPDATE, changes, user, now))
+        return AppendEntry(self.column, revert.labelled(instance, entries.entry(entries.UPDATE, changes, user, now)))
 
 
 def _vendor(instance, write):

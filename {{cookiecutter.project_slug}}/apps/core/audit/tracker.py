@@ -199,6 +199,8 @@ def writing(instance: models.Model, using: str, update_fields: Iterable[str] | N
         _confirm(instance, state)
     finally:
         state.writes.remove(write)
+        if not state.writes and instance.__dict__.get("history") is NOT_LOADED:
+            del instance.__dict__["history"]  # deferred again, as Django sees it (get_deferred_fields())
 
 
 def current_write(instance: models.Model) -> "Write | None":
@@ -228,7 +230,7 @@ def record_write(instance: models.Model, values: dict[str, Any], *, replaces: bo
 
 def forget_history(instance: models.Model) -> None:
     """The in-memory history no longer matches the database: read it again on next access."""
-    instance.__dict__["history"] = NOT_LOADED
+    instance.__dict__.pop("history", None)
 
 
 @contextlib.contextmanager
@@ -285,9 +287,10 @@ class_prepared.connect(_watch, dispatch_uid="apps.core.audit.tracker.watch")
 
 
 class _NotLoaded:
-    """Stands for a history that is in the database but not in memory. It sits in the instance's __dict__ where the
-    value would, so Django never counts the history among deferred fields (which would narrow saves and
-    refresh_from_db() to the other fields); the history field's descriptor loads it when it is read."""
+    """Stands for a history that is in the database but not in memory. Outside a write the history is simply left
+    out of the instance's __dict__ (deferred, as Django, FieldTracker and refresh_from_db() expect); during a
+    save() it sits there, so that Django does not narrow the save to the other fields (the database appends to
+    the history; the value in memory is never written). Reading it with `raw_history_reads()` gives this too."""
 
     def __repr__(self):
         return "NOT_LOADED"

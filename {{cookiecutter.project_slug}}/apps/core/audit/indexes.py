@@ -1,0 +1,68 @@
+"""HistoryIndex: the index `changed_by()` uses on PostgreSQL, which every audited model's table gets.
+
+It is a GIN index on the history column with the `jsonb_path_ops` operator class: small (it indexes each entry's
+paths and values as hashes) and it answers containment, `history @> '[{"by": 7}]'`, "the rows with an entry by user
+7", without reading the other rows. SQLite has no such index: there the migration that adds it creates nothing
+(`changed_by()` scans, in SQL), so one migration serves both databases.
+
+Each concrete audited model whose table holds its history gets one as it is defined (see `add_history_index()`),
+whatever Meta it declares, so `makemigrations` adds it for a project's own models: one `AddIndex` per model, named
+`<table>_<hash>_gin` as Django names unnamed indexes. Migrations name it by its public path, `apps.core.indexes`.
+"""
+
+from typing import Any
+
+from django.db import models
+from django.db.models.signals import class_prepared
+
+from .django_internals import add_meta_index
+
+
+class _NothingToCreate(str):
+    """The statement of an index this database does not get: a comment, which executes as nothing."""
+
+    __slots__ = ()
+
+
+class HistoryIndex(models.Index):
+    suffix = "gin"
+
+    def __init__(self, *, name: str = "") -> None:
+        super().__init__(fields=["history"], name=name)
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        _path, _args, kwargs = super().deconstruct()
+        kwargs.pop("fields", None)
+        return "apps.core.indexes.HistoryIndex", (), kwargs
+
+    def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
+        if schema_editor.connection.vendor != "postgresql":
+            return _NothingToCreate(f"-- {self.name}: a GIN index of the history, on PostgreSQL only")
+        index = models.Index(fields=["history"], name=self.name, opclasses=["jsonb_path_ops"])
+        return index.create_sql(model, schema_editor, using=" USING gin", **kwargs)
+
+    def remove_sql(self, model: Any, schema_editor: Any, **kwargs: Any) -> Any:
+        if schema_editor.connection.vendor != "postgresql":
+            return _NothingToCreate(f"-- {self.name}: a GIN index of the history, on PostgreSQL only")
+        return super().remove_sql(model, schema_editor, **kwargs)
+
+
+def add_history_index(sender: type[models.Model], **kwargs: Any) -> None:
+    """class_prepared: give a concrete audited model whose table holds the history a HistoryIndex, unless its Meta
+    names one already. Models that are not audited, proxies, and migrations' historical models get none."""
+    from .fields import HistoryField
+
+    opts = sender._meta
+    if opts.abstract or opts.proxy or getattr(sender, "history_bookkeeping_fields", None) is None:
+        return
+    field = next((field for field in opts.local_fields if field.name == "history"), None)
+    if not isinstance(field, HistoryField):
+        return
+    if any(isinstance(index, HistoryIndex) for index in opts.indexes):
+        return
+    index = HistoryIndex()
+    index.set_name_with_model(sender)
+    add_meta_index(sender, index)
+
+
+class_prepared.connect(add_history_index, dispatch_uid="apps.core.audit.indexes.add_history_index")
