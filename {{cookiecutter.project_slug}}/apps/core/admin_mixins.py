@@ -33,8 +33,11 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .archive_admin import DeletedRowsAdminMixin
 from .audit import entries
-from .audit.expressions import HistoryEntries, HistoryLength
+from .audit.erasure import REDACT
+from .audit.recovery import RECOVER
+from .audit.retention import PRUNE
 from .softdelete import cascade
 
 __all__ = ["DeletedListFilter", "TimestampedAdminMixin", "TrackableAdminMixin"]
@@ -47,6 +50,9 @@ ACTION_LABELS = {
     entries.UPDATE: _("Changed"),
     entries.DELETE: _("Deleted"),
     entries.RESTORE: _("Restored"),
+    RECOVER: _("Recovered"),
+    PRUNE: _("Pruned"),
+    REDACT: _("Redacted"),
 }
 
 try:  # Django 6.1 places actions on the change list or the change form
@@ -57,10 +63,13 @@ except ImportError:  # Django 5.2
     _CHANGE_LIST = None
 
 
-class TrackableAdminMixin:
+class TrackableAdminMixin(DeletedRowsAdminMixin):
     """Audit fields are read-only, in an "Audit trail" section of the change page (not on the add page, where there
     is nothing to show yet). The history shows its latest entries there, newest first; the full history is a page
-    of its own."""
+    of its own, read from the archive and the row as one. Rows deleted for real are listed, and recovered, from the
+    change list's "Deleted rows" (see archive_admin.py)."""
+
+    change_list_template = "admin/core/change_list.html"  # the change list with its "Deleted rows" link
 
     audit_fields = ("created_at", "created_by", "updated_at", "updated_by", "history_table")
     history_table_size = 50
@@ -92,10 +101,11 @@ class TrackableAdminMixin:
 
     @admin.display(description=_("history"))
     def history_table(self, obj):
-        total = _history_length(obj)
+        history = _history(obj)
+        total = len(history)
         if not total:
             return self.get_empty_value_display()
-        shown = _history_page(obj, total, 0, self.history_table_size)
+        shown = _history_page(history, total, 0, self.history_table_size)
         table = _render_entries(self, obj, shown)
         if total <= len(shown):
             return table
@@ -117,10 +127,11 @@ class TrackableAdminMixin:
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
-        total = _history_length(obj)
+        history = _history(obj)
+        total = len(history)
         paginator = Paginator(range(total), self.history_page_size)
         page = paginator.get_page(request.GET.get("page"))
-        shown = _history_page(obj, total, page.start_index() - 1, self.history_page_size) if total else []
+        shown = _history_page(history, total, page.start_index() - 1, self.history_page_size) if total else []
         context = {
             **self.admin_site.each_context(request),
             "title": _("History of %(object)s") % {"object": obj},
@@ -252,20 +263,16 @@ class TimestampedAdminMixin(TrackableAdminMixin):
         return listed
 
 
-def _history_page(obj, total, start, size):
+def _history_page(history, total, start, size):
     """At most `size` entries of a history of `total`, newest first from the `start`-th newest, cut out by the
     database."""
     stop = total - start
-    page = _history_row(obj).annotate(page=HistoryEntries("history", max(stop - size, 0), stop))
-    return list(reversed(page.values_list("page", flat=True).first() or []))
+    return list(reversed(history[max(stop - size, 0) : stop]))
 
 
-def _history_length(obj):
-    return _history_row(obj).annotate(length=HistoryLength("history")).values_list("length", flat=True).first() or 0
-
-
-def _history_row(obj):
-    return type(obj)._base_manager.db_manager(obj._state.db).filter(pk=obj.pk)
+def _history(obj):
+    """The row's whole history, its archived entries and its own as one sequence read a page at a time."""
+    return type(obj).history_of(obj.pk, using=obj._state.db)
 
 
 def _render_entries(model_admin, obj, shown):

@@ -117,37 +117,43 @@ class HistoryOfRow(_Reads, Sequence):  # type: ignore[misc,type-arg]
         position = index + length if index < 0 else index
         if not 0 <= position < length:
             raise IndexError("history_of() index out of range")
-        return next(self._read(position, position + 1))
+        return self._entry(position)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return self._read(0, len(self))
 
     def _read(self, start: int, stop: int) -> Iterator[dict[str, Any]]:
-        """Entries start..stop (stop excluded), page by page."""
+        """Entries start..stop (stop excluded), read a page at a time."""
         for part in self._parts:
             if part.start + part.count <= start or part.start >= stop:
                 continue
             first = max(start, part.start) - part.start
             last = min(stop, part.start + part.count) - part.start
-            page = first // PAGE_SIZE
-            while page * PAGE_SIZE < last:
-                entries_ = self._page(part, page)
-                low, high = max(first - page * PAGE_SIZE, 0), min(last - page * PAGE_SIZE, PAGE_SIZE)
-                yield from entries_[low:high]
-                page += 1
+            for low in range(first, last, PAGE_SIZE):
+                yield from self._window(part, low, min(low + PAGE_SIZE, last))
 
-    def _page(self, part: _Part, page: int) -> list[dict[str, Any]]:
-        key = (part.record, page)
-        if key not in self._pages:
-            window = (page * PAGE_SIZE, min((page + 1) * PAGE_SIZE, part.count))
-            if part.record is None:
-                rows = self.model._base_manager.db_manager(self.using).filter(pk=self.pk)
-                source = rows.annotate(_page=HistoryEntries("history", *window))
-            else:
-                records = ArchivedHistory.objects.using(self.using).filter(pk=part.record)
-                source = records.annotate(_page=HistoryEntries("entries", *window))
-            self._pages[key] = source.values_list("_page", flat=True).first() or []
-        return self._pages[key]
+    def _entry(self, position: int) -> dict[str, Any]:
+        """One entry, from its page (kept: indexing near it again reads nothing more)."""
+        for part in self._parts:
+            if part.start <= position < part.start + part.count:
+                offset = position - part.start
+                page = offset // PAGE_SIZE
+                key = (part.record, page)
+                if key not in self._pages:
+                    end = min((page + 1) * PAGE_SIZE, part.count)
+                    self._pages[key] = self._window(part, page * PAGE_SIZE, end)
+                return self._pages[key][offset - page * PAGE_SIZE]
+        raise IndexError("history_of() index out of range")
+
+    def _window(self, part: _Part, start: int, stop: int) -> list[dict[str, Any]]:
+        """Entries start..stop of one part, cut out by the database."""
+        if part.record is None:
+            rows = self.model._base_manager.db_manager(self.using).filter(pk=self.pk)
+            source = rows.annotate(_window=HistoryEntries("history", start, stop))
+        else:
+            records = ArchivedHistory.objects.using(self.using).filter(pk=part.record)
+            source = records.annotate(_window=HistoryEntries("entries", start, stop))
+        return source.values_list("_window", flat=True).first() or []
 
 
 def history_of(model: type[models.Model], pk: Any, using: str | None = None) -> HistoryOfRow:
