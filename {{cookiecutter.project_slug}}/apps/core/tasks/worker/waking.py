@@ -4,6 +4,7 @@ import contextlib
 import logging
 import os
 import select
+import threading
 
 from django.db import connections
 
@@ -67,14 +68,19 @@ class Waker:
         self._read_fd, self.write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self.write_fd, False)
+        # wake() may come from another thread (Worker.stop()) while close() runs: never write to a closed (and
+        # perhaps reused) descriptor.
+        self._closing = threading.Lock()
+        self._closed = False
 
     @property
     def listening(self):
         return self._listener is not None and self._listener.connection is not None
 
     def wake(self):
-        with contextlib.suppress(BlockingIOError):  # a full pipe: the main loop is due to wake anyway
-            os.write(self.write_fd, b"\0")
+        with self._closing, contextlib.suppress(BlockingIOError):  # a full pipe: the main loop is due to wake anyway
+            if not self._closed:
+                os.write(self.write_fd, b"\0")
 
     def wait(self, timeout, listen=True):
         """Sleep up to `timeout` seconds; True when there may be new work (a notification, or a LISTEN connection
@@ -101,5 +107,7 @@ class Waker:
     def close(self):
         if self._listener is not None:
             self._listener.close()
-        os.close(self._read_fd)
-        os.close(self.write_fd)
+        with self._closing:
+            self._closed = True
+            os.close(self._read_fd)
+            os.close(self.write_fd)
