@@ -14,18 +14,23 @@ children) and says that it can be restored.
 """
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
+from django.contrib.admin import options as admin_options
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import get_deleted_objects, quote, unquote
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.core.paginator import Paginator
+from django.db import models
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
@@ -39,6 +44,12 @@ from .audit.erasure import REDACT
 from .audit.recovery import RECOVER
 from .audit.retention import PRUNE
 from .softdelete import cascade
+from .softdelete.managers import TimestampedQuerySet
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
+    from django.contrib.admin.views.main import ChangeList
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["DeletedListFilter", "TimestampedAdminMixin", "TrackableAdminMixin"]
 
@@ -55,12 +66,9 @@ ACTION_LABELS = {
     REDACT: _("Redacted"),
 }
 
-try:  # Django 6.1 places actions on the change list or the change form
-    from django.contrib.admin.options import ActionLocation
-
-    _CHANGE_LIST = ActionLocation.CHANGE_LIST
-except ImportError:  # Django 5.2
-    _CHANGE_LIST = None
+# Django 6.1 places actions on the change list or the change form; Django 5.2 has no ActionLocation.
+_ActionLocation = getattr(admin_options, "ActionLocation", None)
+_CHANGE_LIST: Any = _ActionLocation.CHANGE_LIST if _ActionLocation is not None else None
 
 
 class TrackableAdminMixin(DeletedRowsAdminMixin):
@@ -71,15 +79,15 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
 
     change_list_template = "admin/core/change_list.html"  # the change list with its "Deleted rows" link
 
-    audit_fields = ("created_at", "created_by", "updated_at", "updated_by", "history_table")
+    audit_fields: Sequence[str] = ("created_at", "created_by", "updated_at", "updated_by", "history_table")
     history_table_size = 50
     history_page_size = 100
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None) -> list[str]:
         readonly = list(super().get_readonly_fields(request, obj))
         return [*readonly, *(name for name in self.audit_fields if name not in readonly)]
 
-    def get_fieldsets(self, request, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj: models.Model | None = None) -> list[Any]:
         fieldsets = [
             (title, {**options, "fields": _without(options["fields"], self.audit_fields)})
             for title, options in super().get_fieldsets(request, obj)
@@ -88,7 +96,7 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
             fieldsets.append((_("Audit trail"), {"fields": self.audit_fields}))
         return fieldsets
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         opts = self.model._meta
         return [
             path(
@@ -100,7 +108,7 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
         ]
 
     @admin.display(description=_("history"))
-    def history_table(self, obj):
+    def history_table(self, obj: models.Model) -> str:
         history = _history(obj)
         total = len(history)
         if not total:
@@ -120,11 +128,11 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
             _("See the full history"),
         )
 
-    def audit_trail_view(self, request, object_id):
+    def audit_trail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Every entry of one row's history, newest first, a page at a time."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)  # type: ignore[attr-defined]
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         history = _history(obj)
@@ -150,10 +158,12 @@ class DeletedListFilter(admin.SimpleListFilter):
     title = _("deleted")
     parameter_name = "deleted"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: "admin.ModelAdmin[Any]"
+    ) -> Iterable[tuple[str, "StrOrPromise"]]:
         return (("yes", _("Deleted")), ("all", _("All")))
 
-    def choices(self, changelist):
+    def choices(self, changelist: "ChangeList") -> Iterator["_ListFilterChoices"]:
         value = self.value()
         yield {
             "selected": value is None,
@@ -167,7 +177,7 @@ class DeletedListFilter(admin.SimpleListFilter):
                 "display": title,
             }
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: Any) -> TimestampedQuerySet:
         value = self.value()
         if value == "all":
             return queryset
@@ -181,7 +191,7 @@ class TimestampedAdminMixin(TrackableAdminMixin):
     DeletedListFilter), so deleted rows can be found, opened and restored. Deleting from the admin is the model's
     soft delete, and says so."""
 
-    audit_fields = (
+    audit_fields: Sequence[str] = (
         "date_added",
         "created_by",
         "date_updated",
@@ -189,23 +199,23 @@ class TimestampedAdminMixin(TrackableAdminMixin):
         "date_deleted",
         "history_table",
     )
-    delete_confirmation_template = "admin/core/soft_delete_confirmation.html"
-    delete_selected_confirmation_template = "admin/core/soft_delete_selected_confirmation.html"
+    delete_confirmation_template: ClassVar[str | None] = "admin/core/soft_delete_confirmation.html"
+    delete_selected_confirmation_template: ClassVar[str | None] = "admin/core/soft_delete_selected_confirmation.html"
 
-    def get_list_filter(self, request):
+    def get_list_filter(self, request: HttpRequest) -> list[Any]:
         return [DeletedListFilter, *super().get_list_filter(request)]
 
-    def get_list_display(self, request):
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
         list_display = list(super().get_list_display(request))
         return list_display if "is_deleted" in list_display else [*list_display, "is_deleted"]
 
     @admin.display(description=_("deleted"), boolean=True, ordering="date_deleted")
-    def is_deleted(self, obj):
+    def is_deleted(self, obj: Any) -> bool:
         return obj.is_deleted
 
-    def get_actions(self, request, action_location=_CHANGE_LIST):
+    def get_actions(self, request: HttpRequest, action_location: Any = _CHANGE_LIST) -> dict[str, Any]:
         """Adds "restore" (even when the admin names its own `actions`), and makes the delete action the soft one."""
-        where = () if action_location is None else (action_location,)
+        where: tuple[Any, ...] = () if action_location is None else (action_location,)
         actions = super().get_actions(request, *where)
         if self.actions is None or IS_POPUP_VAR in request.GET:
             return actions  # actions are off here
@@ -217,11 +227,11 @@ class TimestampedAdminMixin(TrackableAdminMixin):
         return actions
 
     @admin.action(description=_("Delete selected %(verbose_name_plural)s (can be restored)"), permissions=["delete"])
-    def delete_selected(self, request, queryset):
+    def delete_selected(self, request: HttpRequest, queryset: TimestampedQuerySet) -> HttpResponse | None:
         return admin_actions.delete_selected(self, request, queryset)
 
     @admin.action(description=_("Restore selected %(verbose_name_plural)s"), permissions=["change"])
-    def restore(self, request, queryset):
+    def restore(self, request: HttpRequest, queryset: TimestampedQuerySet) -> None:
         rows = list(queryset.deleted())
         restored = queryset.restore()
         for obj in rows:
@@ -234,14 +244,17 @@ class TimestampedAdminMixin(TrackableAdminMixin):
             messages.SUCCESS if restored else messages.WARNING,
         )
 
-    def get_deleted_objects(self, objs, request):
+    def get_deleted_objects(
+        self, objs: Iterable[models.Model], request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
         """What deleting `objs` marks deleted: the rows and their timestamped CASCADE children. PROTECT and RESTRICT
         are found as for a real delete, which the soft one refuses alike."""
         objs = list(objs)
         _real, _counts, _perms, protected = get_deleted_objects(objs, request, self.admin_site)
         using = objs[0]._state.db if objs else None
         tree = cascade.preview(objs, using or "default")
-        model_count, perms_needed = {}, set()
+        model_count: dict[str, int] = {}
+        perms_needed: set[str] = set()
         listed = self._listed(tree, request, model_count, perms_needed)
         return listed, model_count, perms_needed, protected
 
@@ -275,7 +288,7 @@ def _history(obj):
     return type(obj).history_of(obj.pk, using=obj._state.db)
 
 
-def _render_entries(model_admin, obj, shown):
+def _render_entries(model_admin: admin.ModelAdmin, obj: models.Model, shown: Sequence[Any]) -> str:
     excluded = entries.excluded_names(type(obj))
     rows = [
         {
@@ -310,7 +323,7 @@ def _format_at(value):
     moment = parse_datetime(value) if isinstance(value, str) else None
     if moment is None:
         return value or ""
-    return formats.localize(timezone.template_localtime(moment))
+    return formats.localize(timezone.template_localtime(moment))  # type: ignore[attr-defined]  # not in django-stubs
 
 
 def _format_value(value):

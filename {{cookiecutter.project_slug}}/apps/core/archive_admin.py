@@ -10,28 +10,39 @@
   since, the row back already) is explained on the page, and creates nothing.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .audit import entries
 from .audit.archive import ArchivedHistory
 from .audit.recovery import instance_from, recover, recoverable
 
+if TYPE_CHECKING:
+    from django.contrib import admin
+
+    # The admin mixins are written for ModelAdmin subclasses: mypy checks them as one.
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
+
 __all__ = ["DeletedRowsAdminMixin"]
 
 
-class DeletedRowsAdminMixin:
+class DeletedRowsAdminMixin(_ModelAdminBase):
     deleted_rows_page_size = 100
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         opts = self.model._meta
         view = self.admin_site.admin_view
         return [
@@ -48,7 +59,7 @@ class DeletedRowsAdminMixin:
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The change list links to the deleted rows, for those who may see them."""
         if self.has_view_or_change_permission(request):
             opts = self.model._meta
@@ -58,7 +69,7 @@ class DeletedRowsAdminMixin:
             }
         return super().changelist_view(request, extra_context)
 
-    def deleted_rows_view(self, request):
+    def deleted_rows_view(self, request: HttpRequest) -> HttpResponse:
         """The model's rows deleted for real, newest first, a page at a time."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
@@ -79,7 +90,7 @@ class DeletedRowsAdminMixin:
         }
         return TemplateResponse(request, "admin/core/deleted_rows.html", context)
 
-    def deleted_row_view(self, request, record_id):
+    def deleted_row_view(self, request: HttpRequest, record_id: int) -> HttpResponse:
         """One deleted row: its last values and history; POST recovers it."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
@@ -116,7 +127,8 @@ class DeletedRowsAdminMixin:
         by, at = _deletion(record)
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Deleted %(name)s: %(row)s") % {"name": self.model._meta.verbose_name, "row": record.object_repr},
+            "title": _("Deleted %(name)s: %(row)s")
+            % {"name": self.model._meta.verbose_name, "row": record.object_repr},
             "subtitle": None,
             "opts": self.model._meta,
             "record": record,
