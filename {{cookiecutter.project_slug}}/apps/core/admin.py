@@ -1,7 +1,9 @@
 import copy
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
@@ -9,6 +11,10 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import InvalidTransition, Task
 from .tasks.exceptions import LeaseLost
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["TaskAdmin", "TaskStatusFilter"]
 
@@ -26,7 +32,7 @@ class TaskStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
     LEASE_EXPIRED = "lease_expired"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: "admin.ModelAdmin[Any]") -> list[tuple[str, "StrOrPromise"]]:
         return [
             (Status.PENDING, Status.PENDING.label),
             (Status.PROCESSING, Status.PROCESSING.label),
@@ -34,7 +40,7 @@ class TaskStatusFilter(admin.SimpleListFilter):
             (Status.FAILED, Status.FAILED.label),
         ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: "QuerySet[Any]") -> "QuerySet[Any] | None":
         if self.value() == self.LEASE_EXPIRED:
             return queryset.filter(status=Status.PROCESSING, lease_expires_at__lt=timezone.now())
         if self.value() in {Status.PENDING, Status.PROCESSING, Status.FAILED}:
@@ -49,7 +55,7 @@ class TaskAdmin(admin.ModelAdmin):
     task, reporting what moved and, one line per reason, what could not. Each move is logged like the admin's own
     changes. Subclass it to register a `Task` subclass."""
 
-    list_display = ("name", "task_ingestor", "status", "attempts", "worker", "datetime")
+    list_display: tuple[str, ...] = ("name", "task_ingestor", "status", "attempts", "worker", "datetime")
     list_filter = (TaskStatusFilter, "task_ingestor")
     search_fields = ("name", "task_ingestor")
     date_hierarchy = "datetime"
@@ -70,15 +76,15 @@ class TaskAdmin(admin.ModelAdmin):
     actions = ["start_processing", "complete_processing", "fail_processing", "requeue"]
 
     @admin.display(description=_("last error"))
-    def error(self, task):
+    def error(self, task: Task) -> str:
         return format_html("<pre>{}</pre>", task.last_error) if task.last_error else "-"
 
     @admin.action(description=_("Start processing the selected tasks"), permissions=["change"])
-    def start_processing(self, request, queryset):
+    def start_processing(self, request: HttpRequest, queryset: "QuerySet[Task]") -> None:
         self._run_transition(request, queryset, "start_processing", Status.PENDING, Status.PROCESSING)
 
     @admin.action(description=_("Complete the selected tasks (they are then deleted)"), permissions=["change"])
-    def complete_processing(self, request, queryset):
+    def complete_processing(self, request: HttpRequest, queryset: "QuerySet[Task]") -> None:
         if not self.has_delete_permission(request):
             self.message_user(
                 request,
@@ -91,20 +97,21 @@ class TaskAdmin(admin.ModelAdmin):
         self._run_transition(request, queryset, "complete_processing", Status.PROCESSING, Status.PROCESSED)
 
     @admin.action(description=_("Mark the selected tasks as failed"), permissions=["change"])
-    def fail_processing(self, request, queryset):
+    def fail_processing(self, request: HttpRequest, queryset: "QuerySet[Task]") -> None:
         reason = gettext("Marked as failed in the admin by %(user)s.") % {"user": request.user.get_username()}
         self._run_transition(
             request, queryset, "fail_processing", Status.PROCESSING, Status.FAILED, kwargs={"error": reason}
         )
 
     @admin.action(description=_("Requeue the selected failed tasks"), permissions=["change"])
-    def requeue(self, request, queryset):
+    def requeue(self, request: HttpRequest, queryset: "QuerySet[Task]") -> None:
         self._run_transition(request, queryset, "requeue", Status.FAILED, Status.PENDING)
 
     def _run_transition(self, request, queryset, method, required, target, kwargs=None):
         """Run the transition on each task on its own, so that one task in the wrong status does not stop the others;
         log each move; report the moves in one message and the refusals in one line per reason."""
-        moved, refused = [], {}
+        moved: list[Task] = []
+        refused: dict[str, list[str]] = {}
         for task in queryset.order_by("datetime", "pk"):
             before = copy.copy(task)  # completing deletes the task: keep what the log entry needs
             try:
@@ -132,7 +139,7 @@ class TaskAdmin(admin.ModelAdmin):
                 DELETION,
                 change_message=message % {"required": required.label, "target": target.label},
                 single_object=len(tasks) == 1,
-            )
+            )  # type: ignore[call-overload]  # django-stubs overloads take single_object as a literal
             return
         for task in tasks:
             message = gettext("Status changed from %(required)s to %(target)s.")

@@ -82,7 +82,7 @@ def test_text_logs_fold_a_traceback_into_one_line():
 
 
 class _Collector(BaseHTTPRequestHandler):
-    received = []
+    received: list[bytes] = []
 
     def do_POST(self):
         self.received.append(self.rfile.read(int(self.headers["Content-Length"])))

@@ -1,6 +1,7 @@
 """Models as a service would write them, one per behaviour under test. They exist only in the test database."""
 
 import uuid
+from typing import ClassVar
 
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
@@ -235,7 +236,7 @@ class Writer(TrackableModel):
     name = models.CharField(max_length=50)
     archived = models.BooleanField(default=False)
 
-    objects = ActiveWriters()
+    objects: ClassVar["ActiveWriters[Writer]"] = ActiveWriters()
 
 
 class Article(TrackableModel):
@@ -253,7 +254,7 @@ class ThingManager(AliveManager):
 class Thing(TimestampedModel):
     key = models.CharField(max_length=20, unique=True)
 
-    objects = ThingManager()
+    objects: ClassVar["ThingManager[Thing]"] = ThingManager()
 
     def natural_key(self):
         return (self.key,)
