@@ -31,7 +31,7 @@ from apps.core.tasks.framework import (
 from apps.core.tasks.models import TaskResultRecord
 from apps.core.tasks.worker import Worker
 
-from ..workerapp import tasks
+from ..workerapp import tasks, tasks_with_options
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -317,11 +317,11 @@ def test_a_function_the_worker_cannot_import_fails_with_the_reason_and_the_worke
 
 
 def test_a_return_value_that_is_not_json_fails_the_task_saying_so():
-    result = tasks.returns_a_set.enqueue()
+    result = tasks_with_options.returns_a_set.enqueue()
 
     run_burst()
 
-    read = tasks.returns_a_set.get_result(result.id)
+    read = tasks_with_options.returns_a_set.get_result(result.id)
     assert read.status == Status.FAILED
     assert read.errors[0].exception_class is TypeError
     assert "returns_a_set returned a set, which cannot be kept as its result" in read.errors[0].traceback

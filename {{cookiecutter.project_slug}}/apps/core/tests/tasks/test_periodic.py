@@ -14,7 +14,7 @@ from apps.core.tasks.models import PeriodicRun, TaskResultRecord
 from apps.core.tasks.schedules import Schedule, registered_schedules
 from apps.core.tasks.worker.scheduler import Scheduler
 
-from ..workerapp import tasks
+from ..workerapp import tasks, tasks_with_options
 
 pytestmark = pytest.mark.django_db
 
@@ -99,14 +99,17 @@ def test_a_slot_is_run_once_however_often_it_is_tried(registry):
 
 
 def test_a_task_function_slot_enqueues_it_through_django_tasks(registry):
-    periodic("* * * * *")(tasks.returns_a_set)
+    periodic("* * * * *")(tasks_with_options.returns_a_set)
 
     run = PeriodicRun.objects.run_once(
-        registered_schedules()["apps.core.tests.workerapp.tasks.returns_a_set"], at(2026, 5, 1)
+        registered_schedules()["apps.core.tests.workerapp.tasks_with_options.returns_a_set"], at(2026, 5, 1)
     )
 
     record = TaskResultRecord.objects.get()
-    assert (str(record.id), record.task_path) == (run.reference, "apps.core.tests.workerapp.tasks.returns_a_set")
+    assert (str(record.id), record.task_path) == (
+        run.reference,
+        "apps.core.tests.workerapp.tasks_with_options.returns_a_set",
+    )
 
 
 def test_after_a_downtime_only_the_latest_missed_slot_runs_once(registry, settings):

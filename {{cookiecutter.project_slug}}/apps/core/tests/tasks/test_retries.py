@@ -16,7 +16,7 @@ from apps.core.tasks.framework import TaskResultStatus
 from apps.core.tasks.retries import JITTER, RetryPolicy
 from apps.core.tasks.worker import Worker
 
-from ..workerapp import tasks
+from ..workerapp import tasks, tasks_with_options
 from ..workerapp.models import Attempt, FunctionRun
 from ..workers import wait_for
 
@@ -124,12 +124,12 @@ def test_the_last_failure_leaves_the_task_failed_with_every_attempts_error(servi
 
 
 def test_a_task_functions_own_options_override_the_backends(serving):
-    result = tasks.fails_twice_at_most.enqueue("stubborn")  # max_attempts=2, retry_backoff=0
+    result = tasks_with_options.fails_twice_at_most.enqueue("stubborn")  # max_attempts=2, retry_backoff=0
     serving()
 
-    wait_for(lambda: tasks.fails_twice_at_most.get_result(result.id).is_finished, what="the task to fail")
+    wait_for(lambda: tasks_with_options.fails_twice_at_most.get_result(result.id).is_finished, what="the task to fail")
 
-    read = tasks.fails_twice_at_most.get_result(result.id)
+    read = tasks_with_options.fails_twice_at_most.get_result(result.id)
     assert (read.status, read.attempts) == (Status.FAILED, 2)
     assert FunctionRun.objects.count() == 2
 

@@ -13,7 +13,7 @@ from apps.core.models import Task
 from apps.core.tasks.framework import TaskResultStatus
 from apps.core.tasks.models import PeriodicRun, TaskResultRecord
 
-from ..workerapp import tasks
+from ..workerapp import tasks, tasks_with_options
 from ..workerapp.models import Attempt, FunctionRun
 from ..workers import WorkerProcess, wait_for
 
@@ -109,7 +109,7 @@ def test_three_workers_racing_enqueue_each_periodic_slot_once(start_worker):
 def test_verbosity_0_prints_nothing_but_errors(start_worker):
     tasks.add.enqueue(1, 2)
     tasks.fails_until.enqueue("quiet", succeeds_on=2)  # fails once: a warning, retried later
-    tasks.returns_a_set.enqueue()  # fails for good: an error
+    tasks_with_options.returns_a_set.enqueue()  # fails for good: an error
 
     worker = start_worker("--burst", "-v", "0")
 

@@ -1,7 +1,8 @@
 """@task functions for the tests of the Django Tasks framework backend (apps/core/tasks/backend.py). Each records its
 runs in FunctionRun, committed, where the test (or the test's worker processes) can see them. They import `task`
 from the task system's framework module, which finds django.tasks (Django 6) or the backport (5.2), as a project's own
-code imports it from one of those."""
+code imports it from one of those. Functions with this backend's own options are in tasks_with_options.py: this
+module is the project's code that moves unchanged to another engine (tests/test_distributed_tasks.py)."""
 
 import asyncio
 import os
@@ -49,18 +50,6 @@ def fails_until(context, key, succeeds_on):
     if context.attempt < succeeds_on:
         raise ValueError(f"attempt {context.attempt} of {key} failed")
     return f"{key} done on attempt {context.attempt}"
-
-
-@task(takes_context=True, max_attempts=2, retry_backoff=0)
-def fails_twice_at_most(context, key):
-    """Always fails; its own options allow two attempts, one right after the other."""
-    record_run(key, context)
-    raise RuntimeError(f"{key} cannot succeed")
-
-
-@task(max_attempts=1)
-def returns_a_set():
-    return {1, 2}
 
 
 @task(takes_context=True)
