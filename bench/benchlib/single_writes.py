@@ -41,7 +41,7 @@ def _event_model(model):
 
 
 def orm_round(manager, rows):
-    """{workload: seconds} of `rows` writes of each kind (rows / BULK_ROWS bulk_update() calls) through the ORM."""
+    """{workload: seconds} of `rows` writes of each kind (`rows` / BULK_ROWS bulk_update() calls) through the ORM."""
     times = {"create": timed(lambda: [manager.create(**new_values(i)) for i in range(rows)])}
     loaded = list(manager.order_by("pk"))  # outside the timing, as a view that loaded its rows before
     pks = [obj.pk for obj in loaded]
@@ -69,7 +69,7 @@ def orm_round(manager, rows):
                 obj.quantity += 1
             manager.bulk_update(chunk, ["quantity"])
 
-    times["bulk_update"] = timed(bulk_update) * BULK_ROWS / rows if chunks else float("nan")
+    times["bulk_update"] = timed(bulk_update)
     return times
 
 
@@ -89,7 +89,7 @@ def raw_round(writes, rows):
     times["save loaded"] = timed(save_loaded)
     times["qs.update"] = timed(lambda: [writes.queryset_update(pk) for pk in pks])
     chunks = [chunk for chunk in _chunks(writes.rows()) if len(chunk) == BULK_ROWS]
-    times["bulk_update"] = timed(lambda: [writes.bulk_update(chunk) for chunk in chunks]) * BULK_ROWS / rows
+    times["bulk_update"] = timed(lambda: [writes.bulk_update(chunk) for chunk in chunks])
     return times
 
 
@@ -119,7 +119,9 @@ def measure(alias, vendor, rows, rounds):
             order = entries[r % len(entries) :] + entries[: r % len(entries)]
             for label, model, tables, by_hand in order:
                 for workload, seconds in one_round(alias, model, tables, by_hand, rows).items():
-                    samples[label][workload].append(seconds / rows)
+                    samples[label][workload].append(
+                        seconds / (rows // BULK_ROWS if workload == "bulk_update" else rows)
+                    )
     return {label: {op: median(values) for op, values in ops.items()} for label, ops in samples.items()}
 
 
@@ -139,10 +141,7 @@ def report(alias, title, rows, rounds):
         [
             [
                 label,
-                *(
-                    f"{fmt_seconds(times[w] * (BULK_ROWS if w == 'bulk_update' else 1))} {fmt_ratio(ratios[label][w])}"
-                    for w in WORKLOADS
-                ),
+                *(f"{fmt_seconds(times[w])} {fmt_ratio(ratios[label][w])}" for w in WORKLOADS),
             ]
             for label, times in results.items()
         ],

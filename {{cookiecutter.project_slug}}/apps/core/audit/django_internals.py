@@ -19,6 +19,9 @@ API does the job:
 - `add_meta_index()`: gives a model an index as if its Meta listed it. Migrations take a model's indexes only when
   its own Meta named `indexes` (`Options.original_attrs`), and an abstract base's Meta.indexes would reach neither
   a model that declares its own Meta nor, wrongly, stay off a multi-table child (which inherits it by name).
+- `defer_in_place()`: `QuerySet.defer()` copies the queryset before deferring. A manager that defers the history
+  does it on the fresh queryset it hands out on every use (every save() reaches the base manager), where the copy
+  is pure cost: `Query.add_deferred_loading()` is the step `defer()` takes on its copy.
 """
 
 import contextlib
@@ -137,3 +140,12 @@ def add_meta_index(model, index):
     opts = model._meta
     opts.indexes = [*opts.indexes, index]
     opts.original_attrs["indexes"] = opts.indexes
+
+
+def defer_in_place(queryset: models.QuerySet[Any], *names: str) -> models.QuerySet[Any]:
+    """`queryset.defer(*names)` without copying `queryset` first: for a queryset nobody else holds yet (the one a
+    manager's get_queryset() just made). Where defer() would refuse (values(), a union), defer() reports it."""
+    if queryset._fields is not None or queryset.query.combinator:
+        return queryset.defer(*names)
+    queryset.query.add_deferred_loading(names)
+    return queryset

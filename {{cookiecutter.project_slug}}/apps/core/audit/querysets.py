@@ -11,6 +11,7 @@ Every bulk write is audited like save(), and each keeps QuerySet's own behaviour
 """
 
 import contextlib
+import contextvars
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -18,11 +19,14 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, models, transaction
 
 from . import entries, feed, retention, sql_entries, tracker
-from .django_internals import PeerLinkingIterable, check_update
+from .django_internals import PeerLinkingIterable, check_update, defer_in_place
 from .expressions import EntriesByRow, append_entries, rows_among
 
 # Rows per batch when a write lists the rows it touches (passed as one array or JSON parameter).
 _BATCH = 10_000
+
+# True while Django's bulk_update() runs its UPDATEs through update(), inside its own atomic block.
+_in_bulk_update: contextvars.ContextVar[bool] = contextvars.ContextVar("in_bulk_update", default=False)
 
 
 class TrackableQuerySet(models.QuerySet):
@@ -41,8 +45,13 @@ class TrackableQuerySet(models.QuerySet):
         tracked = _tracked(self.model, values)
         if not tracked:
             return super().update(**values)
+        if not _in_bulk_update.get():
+            # Invalid input raises Django's own error before anything is trimmed, locked or read, and the
+            # transaction stays usable. Not needed inside bulk_update(): Django's atomic block around its UPDATEs
+            # ends with the error and takes the transaction with it, whatever is checked first. (Compiling the
+            # UPDATE of a bulk_update(), one CASE per field, costs as much as running it.)
+            check_update(self, values)
         retention.before_update(self)  # rows at the model's history_row_limit move their oldest entries out first
-        check_update(self, values)
         entry = entries.entry(entries.UPDATE, {}, user, now)
         vendor = connections[self.db].vendor
         if sql_entries.can_build(self.model, [field for field, _key in tracked], vendor):
@@ -110,8 +119,12 @@ class TrackableQuerySet(models.QuerySet):
             raise ValueError("The history is written by the audit trail; bulk_update() cannot set it.")
         fields = [name for name in fields if name != "history"]
         now, user = tracker.bulk_moment()
-        with tracker.bulk_write(now, user):
-            updated = super().bulk_update(objs, fields, batch_size=batch_size)
+        token = _in_bulk_update.set(True)
+        try:
+            with tracker.bulk_write(now, user):
+                updated = super().bulk_update(objs, fields, batch_size=batch_size)
+        finally:
+            _in_bulk_update.reset(token)
         written = entries.tracked_among(self.model, fields)
         for obj in objs:
             obj._stamp_update(now, user)
@@ -264,7 +277,7 @@ class HistoryDeferred(models.Manager):
 
     def get_queryset(self) -> Any:  # the QuerySet class of the manager it is mixed into
         queryset = super().get_queryset()
-        return queryset if self.model._meta.parents else queryset.defer("history")
+        return queryset if self.model._meta.parents else defer_in_place(queryset, "history")
 
 
 _TrackableManagerBase = models.Manager.from_queryset(TrackableQuerySet)

@@ -5,7 +5,7 @@ import django
 import pytest
 from django.core.exceptions import FieldError
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from apps.core.audit import django_internals
 
@@ -85,3 +85,16 @@ def test_iterator_links_each_chunk():
 def test_check_update_raises_djangos_error_without_a_query(django_assert_num_queries):
     with django_assert_num_queries(0), pytest.raises(FieldError, match="Aggregate functions are not allowed"):
         django_internals.check_update(Document.objects.all(), {"views": Count("pk")})
+
+
+def test_defer_in_place_defers_the_queryset_itself():
+    DocumentFactory.create()
+    queryset = QuerySet(Document)
+
+    assert django_internals.defer_in_place(queryset, "history") is queryset
+    assert queryset.get().get_deferred_fields() == {"history"}
+
+
+def test_defer_in_place_refuses_what_defer_refuses():
+    with pytest.raises(TypeError, match=r"Cannot call defer\(\) after \.values\(\)"):
+        django_internals.defer_in_place(QuerySet(Document).values("pk"), "history")
