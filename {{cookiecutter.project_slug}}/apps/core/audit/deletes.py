@@ -4,9 +4,12 @@ Every real delete in Django ends in `Collector.delete()`: Model.delete() (and so
 QuerySet.delete() (and hard_delete()), the admin's delete and bulk delete action, and every CASCADE from a deleted
 parent or user, including the fast deletes the Collector runs as a raw DELETE without loading the rows.
 `django_internals.before_collector_delete()` runs `archive_collected()` just before it, in the same transaction: it
-reads the audited rows about to go (their key, tracked values and text) with one SELECT per model, and copies each
-row's history, with its final "delete" entry appended, into ArchivedHistory with one INSERT ... SELECT per model
-(the history itself never leaves the database). A delete that rolls back takes its archive records with it.
+reads the keys of the audited rows about to go (and the foreign keys that say which row's deletion took them) with
+one SELECT per model, and writes one INSERT ... SELECT per model (per 10,000 rows) that copies each row's history,
+its final "delete" entry appended, and its last tracked values into ArchivedHistory. The database spells the values
+in their stored form itself, as it does for QuerySet.update()'s entries (sql_entries.py), so the rows are not loaded
+into Python; a model whose fields it cannot spell, or whose __str__ is its own, has its rows loaded for those. A
+delete that rolls back takes its archive records with it.
 
 Django 6.1's database-level variants (`DB_CASCADE`) cannot reach an audited row: Django refuses a model mixing them
 with Python-level ones (models.E050), and every audited model has `created_by` and `updated_by` (SET_NULL).
@@ -15,35 +18,52 @@ A multi-table child keeps one record, under its own model: its parents' rows go 
 """
 
 import json
+from typing import Any
 
-from django.db import connections
+from django.db import connections, models
 from django.db.models import deletion
 
-from . import entries, tracker
+from . import entries, sql_entries, tracker
 from .archive import ArchivedHistory
 from .sequence import audited, history_model, stored_pk
 
-# Rows per INSERT ... SELECT (their keys, values and delete entries travel as one JSON parameter).
+# Rows per INSERT ... SELECT.
 _BATCH = 10_000
+
+# Fields whose last values one INSERT can spell (PostgreSQL's functions take at most 100 arguments).
+_MAX_SPELLED_FIELDS = 50
 
 _INSERT = {
     "postgresql": (
         "INSERT INTO {archive} ({columns}) "
-        "SELECT %s, row.value ->> 'pk', row.value ->> 'repr', true, row.value -> 'values', "
-        "COALESCE(t.{history}, '[]'::jsonb) || jsonb_build_array(row.value -> 'entry'), "
+        "SELECT %s, COALESCE(extra.value ->> 'pk', {pk_text}), COALESCE(extra.value ->> 'repr', %s || {pk_text} || ')'), "
+        "true, COALESCE(extra.value -> 'values', {values}), "
+        "COALESCE(t.{history}, '[]'::jsonb) || jsonb_build_array(CASE WHEN extra.value -> 'cause' IS NOT NULL "
+        "THEN %s::jsonb || jsonb_build_object('cause', extra.value -> 'cause') ELSE %s::jsonb END), "
         "jsonb_array_length(COALESCE(t.{history}, '[]'::jsonb)) + 1, "
         "COALESCE((t.{history} -> 0 ->> 'at')::timestamptz, %s), %s, %s "
-        "FROM jsonb_each(%s::jsonb) AS row JOIN {table} AS t ON t.{pk} = (row.key)::{pk_type} ORDER BY t.{pk}"
+        "FROM {table} AS t LEFT JOIN jsonb_each(%s::jsonb) AS extra ON extra.key = (t.{pk})::text "
+        "WHERE t.{pk} IN (SELECT unnest(%s::{pk_type}[])) ORDER BY t.{pk}"
     ),
     "sqlite": (
         "INSERT INTO {archive} ({columns}) "
-        "SELECT %s, row.value ->> '$.pk', row.value ->> '$.repr', 1, json(row.value -> '$.values'), "
-        "json_insert(COALESCE(t.{history}, '[]'), '$[#]', json(row.value -> '$.entry')), "
+        "SELECT %s, COALESCE(extra.value ->> '$.pk', {pk_text}), "
+        "COALESCE(extra.value ->> '$.repr', %s || {pk_text} || ')'), 1, "
+        "COALESCE(json(extra.value -> '$.values'), {values}), "
+        "json_insert(COALESCE(t.{history}, '[]'), '$[#]', json(CASE WHEN extra.value -> '$.cause' IS NOT NULL "
+        "THEN json_set(%s, '$.cause', json(extra.value -> '$.cause')) ELSE %s END)), "
         "json_array_length(COALESCE(t.{history}, '[]')) + 1, "
         # The entry's ISO-8601 "at" in UTC, as Django stores a datetime there: "YYYY-MM-DD HH:MM:SS.ffffff".
         "COALESCE(replace(substr(t.{history} ->> '$[0].at', 1, 26), 'T', ' '), %s), %s, %s "
-        "FROM json_each(%s) AS row JOIN {table} AS t ON t.{pk} = row.key ORDER BY t.{pk}"
+        "FROM {table} AS t LEFT JOIN json_each(%s) AS extra ON extra.key = t.{pk} "
+        "WHERE t.{pk} IN (SELECT value FROM json_each(%s)) ORDER BY t.{pk}"
     ),
+}
+
+_OBJECT = {"postgresql": "jsonb_build_object({0})", "sqlite": "json_object({0})"}
+_TEXT = {
+    "postgresql": {"integer": "(t.{0})::text", "text": "t.{0}", "uuid": "(t.{0})::text"},
+    "sqlite": {"integer": "CAST(t.{0} AS TEXT)", "text": "t.{0}", "uuid": None},
 }
 
 _COLUMNS = (
@@ -60,64 +80,113 @@ _COLUMNS = (
 )
 
 
-def archive_collected(collector):
+class _Row:
+    """One row to archive: its key, the rows whose deletion took it (by foreign key), and what the database cannot
+    spell itself (its text, its last values), else None."""
+
+    __slots__ = ("cause", "links", "pk", "text", "values")
+
+    def __init__(self, pk: Any, links: list, text: str | None, values: dict | None) -> None:
+        self.pk, self.links, self.text, self.values = pk, links, text, values
+        self.cause: dict | None = None
+
+
+def archive_collected(collector: deletion.Collector) -> None:
     """Archive the audited rows `collector` is about to delete (run inside its transaction, before it deletes)."""
     deletion_set = _DeletionSet(collector)
     if not deletion_set.audited:
         return
     now, user = tracker.bulk_moment()
+    entry = entries.entry(entries.DELETE, {}, user, now)
     for model, rows in deletion_set.audited_rows():
-        archived = [
-            (pk, values, text, entries.entry(entries.DELETE, {}, user, now, cause=deletion_set.cause(model, pk)))
-            for pk, values, text in rows
-        ]
-        for start in range(0, len(archived), _BATCH):
-            write_deleted(model, collector.using, archived[start : start + _BATCH], now)
+        for start in range(0, len(rows), _BATCH):
+            write_deleted(model, collector.using, rows[start : start + _BATCH], entry, now)
 
 
-def needs_archive(collector):
+def needs_archive(collector: deletion.Collector) -> bool:
     """Whether anything `collector` deletes is audited (only then is a transaction of ours needed)."""
     return any(audited(model) for model in collector.data) or any(
         audited(queryset.model) for queryset in collector.fast_deletes
     )
 
 
-def write_deleted(model, using, rows, now):
-    """One INSERT ... SELECT: for each (pk, values, text, delete entry) of `rows`, a deleted-row record holding the
-    row's history (read by the database) followed by its delete entry."""
+def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry: dict, now: Any) -> None:
+    """One INSERT ... SELECT: a deleted-row record for each of `rows`, holding the row's history (read by the
+    database) followed by `entry` (with the row's cause, if any)."""
     connection = connections[using]
+    vendor = connection.vendor
     quote = connection.ops.quote_name
-    table = history_model(model)._meta
-    pk = table.pk
-    keyed = {
-        str(pk.get_db_prep_value(row_pk, connection)): {
-            "pk": stored_pk(model, row_pk),
-            "repr": text,
-            "values": values,
-            "entry": entry,
-        }
-        for row_pk, values, text, entry in rows
-    }
-    sql = _INSERT[connection.vendor].format(
+    opts = history_model(model)._meta
+    pk = opts.pk
+    pk_text = _pk_text(model, connection)
+    values = _values_sql(model, connection)
+    extras = {}
+    for row in rows:
+        extra: dict[str, Any] = {}
+        if pk_text is None:
+            extra["pk"] = stored_pk(model, row.pk)
+        if row.text is not None:
+            extra["repr"] = row.text
+        if row.values is not None:
+            extra["values"] = row.values
+        if row.cause is not None:
+            extra["cause"] = row.cause
+        if extra:
+            extras[str(pk.get_db_prep_value(row.pk, connection))] = extra
+    sql = _INSERT[vendor].format(
         archive=quote(ArchivedHistory._meta.db_table),
         columns=", ".join(quote(ArchivedHistory._meta.get_field(name).column) for name in _COLUMNS),
         history=quote(model._meta.get_field("history").column),
-        table=quote(table.db_table),
+        table=quote(opts.db_table),
         pk=quote(pk.column),
         pk_type=pk.cast_db_type(connection),
+        pk_text=pk_text or "NULL",
+        values=values or "NULL",
     )
+    keys = [pk.get_db_prep_value(row.pk, connection) for row in rows]
     moment = connection.ops.adapt_datetimefield_value(now)
+    entry_json = json.dumps(entry)
+    params = [model._meta.label_lower, f"{model._meta.object_name} object (", entry_json, entry_json]
+    params += [moment, moment, moment, json.dumps(extras)]
+    params.append(keys if vendor == "postgresql" else json.dumps(keys, default=str))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [model._meta.label_lower, moment, moment, moment, json.dumps(keyed)])
+        cursor.execute(sql, params)
+
+
+def _pk_text(model: type[models.Model], connection: Any) -> str | None:
+    """SQL spelling a row's key as the archive stores it (its stored form, as text), or None where Python must."""
+    pk = history_model(model)._meta.pk
+    kind = sql_entries._kind(pk)
+    if kind == "uuid" and connection.vendor == "sqlite":
+        return sql_entries._SPELLINGS["sqlite"]["uuid"].format(f"t.{connection.ops.quote_name(pk.column)}")
+    template = _TEXT.get(connection.vendor, {}).get(kind) if isinstance(kind, str) else None
+    return None if template is None else template.format(connection.ops.quote_name(pk.column))
+
+
+def _values_sql(model: type[models.Model], connection: Any) -> str | None:
+    """SQL building the row's last tracked values as an object of stored forms, or None where Python must (a field
+    type the database cannot spell exactly, a field in a parent's table, or too many fields)."""
+    tracked = entries.tracked_fields(model)
+    vendor = connection.vendor
+    if len(tracked) > _MAX_SPELLED_FIELDS or not sql_entries.can_build(model, list(tracked), vendor):
+        return None
+    parts = []
+    for field in tracked:
+        kind = sql_entries._kind(field)
+        extra = {"places": kind[1], "digits": kind[2]} if isinstance(kind, tuple) else {}
+        template = sql_entries._SPELLINGS[vendor][kind[0] if isinstance(kind, tuple) else kind]
+        column = f"t.{connection.ops.quote_name(field.column)}"
+        parts.append(f"'{field.name}', {template.format(column, **extra)}")
+    return _OBJECT[vendor].format(", ".join(parts)) if parts else _OBJECT[vendor].format("")
 
 
 class _DeletionSet:
     """The rows one Collector deletes, by concrete model: what to archive, and why each row goes (its "cause")."""
 
-    def __init__(self, collector):
+    def __init__(self, collector: deletion.Collector) -> None:
         self.using = collector.using
-        self.instances = {}  # {concrete model: {pk: instance}} of the rows the Collector loaded
-        self.querysets = {}  # {concrete model: [queryset]} of the fast deletes
+        self.instances: dict[type[models.Model], dict[Any, models.Model]] = {}  # the rows the Collector loaded
+        self.querysets: dict[type[models.Model], list[models.QuerySet]] = {}  # its fast deletes
         for model, instances in collector.data.items():
             if not model._meta.auto_created:
                 self.instances.setdefault(model._meta.concrete_model, {}).update(
@@ -126,30 +195,29 @@ class _DeletionSet:
         for queryset in collector.fast_deletes:
             self.querysets.setdefault(queryset.model._meta.concrete_model, []).append(queryset)
         self.audited = [model for model in {*self.instances, *self.querysets} if audited(model)]
-        self.parents = {}  # {(model, pk): (model, pk)} of the row whose deletion cascaded to this one
-        self.loaded = {}  # {model: [(pk, values, text)]}
+        self.loaded: dict[type[models.Model], dict[Any, _Row]] = {}
 
-    def audited_rows(self):
-        """(model, [(pk, last values, text)]) for each audited model, a multi-table child's rows under the child."""
+    def audited_rows(self) -> list[tuple[type[models.Model], list[_Row]]]:
+        """(model, rows) for each audited model, a multi-table child's rows under the child, each row's cause set."""
         for model in self.audited:
             self.loaded[model] = _load(model, self.using, self.instances.get(model, {}), self.querysets.get(model, ()))
-        for model, rows in self.loaded.items():
-            for pk, _values, _text, links in rows:
-                for field, target in links:
-                    self.parents[(model, pk)] = (field.related_model._meta.concrete_model, target)
+        found = []
         for model in self.audited:
-            children = {pk for other in self.audited if model in other._meta.all_parents for pk, *_ in self.loaded[other]}
-            rows = [(pk, values, text) for pk, values, text, _links in self.loaded[model] if pk not in children]
+            children = {pk for other in self.audited if model in other._meta.all_parents for pk in self.loaded[other]}
+            rows = [row for pk, row in self.loaded[model].items() if pk not in children]
+            for row in rows:
+                row.cause = self._cause(model, row.pk)
             if rows:
-                yield model, rows
+                found.append((model, rows))
+        return found
 
-    def cause(self, model, pk):
+    def _cause(self, model: type[models.Model], pk: Any) -> dict | None:
         """The row whose deletion started the cascade that deletes this one ({"model", "pk"}), or None for a row
         deleted in its own right."""
         root, seen = (model, pk), set()
         while root not in seen:
             seen.add(root)
-            parent = self.parents.get(root) or self._loaded_parent(*root)
+            parent = self._parent(*root)
             if parent is None:
                 break
             root = parent
@@ -157,23 +225,24 @@ class _DeletionSet:
             return None
         return {"model": root[0]._meta.label_lower, "pk": entries.to_json(root[1])}
 
-    def _loaded_parent(self, model, pk):
-        """The row a non-audited row loaded by the Collector was deleted with, if any."""
-        instance = self.instances.get(model, {}).get(pk)
-        if instance is None:
-            return None
-        for field in _cascading_links(model):
-            target = instance.__dict__.get(field.attname)
+    def _parent(self, model: type[models.Model], pk: Any) -> tuple[type[models.Model], Any] | None:
+        """The row of this deletion that the row's cascading foreign keys point to, if any."""
+        row = self.loaded.get(model, {}).get(pk)
+        if row is not None:
+            links = row.links
+        else:
+            instance = self.instances.get(model, {}).get(pk)
+            if instance is None:
+                return None
+            links = [(field, instance.__dict__.get(field.attname)) for field in _cascading_links(model)]
+        for field, target in links:
             parent = field.related_model._meta.concrete_model
-            if target is not None and self._deletes(parent, target):
+            if target is not None and (target in self.instances.get(parent, ()) or target in self.loaded.get(parent, ())):
                 return parent, target
         return None
 
-    def _deletes(self, model, pk):
-        return pk in self.instances.get(model, ()) or any(pk == row[0] for row in self.loaded.get(model, ()))
 
-
-def _cascading_links(model):
+def _cascading_links(model: type[models.Model]) -> list[models.Field]:
     """The foreign keys through which deleting another row deletes a row of `model` (not its parent links)."""
     return [
         field
@@ -185,35 +254,53 @@ def _cascading_links(model):
 
 
 def _load(model, using, instances, querysets):
-    """[(pk, last stored values, text, [(foreign key, target)])] of the rows to archive: from the Collector's own
-    instances when it loaded them whole, else with one query per model."""
+    """{pk: _Row} of the rows to archive: their keys and cascading foreign keys, and their text and last values
+    where the database cannot spell them. From the Collector's own instances when they hold what is needed, else
+    with one query per model (rows, not instances, unless the model's own __str__ needs them)."""
+    links = _cascading_links(model)
     tracked = entries.tracked_fields(model)
-    links = [field for field in _cascading_links(model)]
-    whole = {pk: instance for pk, instance in instances.items() if not _deferred(instance, tracked, links)}
-    missing = [pk for pk in instances if pk not in whole]
-    sources = [*querysets]
+    connection = connections[using]
+    need_values = _values_sql(model, connection) is None
+    need_text = model.__str__ is not models.Model.__str__
+    need_text = need_text or _pk_text(model, connection) is None
+    needed = [*links, *(tracked if need_values else ())]
+    rows: dict[Any, _Row] = {}
+    missing = []
+    for pk, instance in instances.items():
+        if any(field.attname not in instance.__dict__ for field in needed) or (need_text and _deferred(instance)):
+            missing.append(pk)
+        else:
+            rows[pk] = _row_of(instance, links, tracked, need_values, need_text)
+    sources = [model._base_manager.db_manager(using).filter(pk__in=queryset.values("pk")) for queryset in querysets]
     if missing:
         sources.append(model._base_manager.db_manager(using).filter(pk__in=missing))
-    rows = dict(whole)
-    for queryset in sources:
-        for instance in model._base_manager.db_manager(using).filter(pk__in=queryset.values("pk")).defer("history"):
-            rows.setdefault(instance.pk, instance)
-    return [
-        (
-            pk,
-            {field.name: entries.stored_form(field, instance.__dict__.get(field.attname)) for field in tracked},
-            _text(instance),
-            [(field, value) for field in links if (value := instance.__dict__.get(field.attname)) is not None],
-        )
-        for pk, instance in sorted(rows.items(), key=lambda item: str(item[0]))
-    ]
+    for source in sources:
+        if need_text:
+            for instance in source.defer("history"):
+                rows.setdefault(instance.pk, _row_of(instance, links, tracked, need_values, need_text))
+            continue
+        attnames = [field.attname for field in needed]
+        for pk, *values in source.values_list("pk", *attnames):
+            if pk in rows:
+                continue
+            by_field = dict(zip(needed, values, strict=True))
+            stored = {field.name: entries.stored_form(field, by_field[field]) for field in tracked} if need_values else None
+            rows[pk] = _Row(pk, [(field, by_field[field]) for field in links], None, stored)
+    return rows
 
 
-def _deferred(instance, tracked, links):
+def _row_of(instance, links, tracked, need_values, need_text):
     loaded = instance.__dict__
-    return any(field.attname not in loaded for field in (*tracked, *links)) or bool(
-        instance.get_deferred_fields() - {"history"}
+    return _Row(
+        instance.pk,
+        [(field, loaded.get(field.attname)) for field in links],
+        _text(instance) if need_text else None,
+        {field.name: entries.stored_form(field, loaded.get(field.attname)) for field in tracked} if need_values else None,
     )
+
+
+def _deferred(instance):
+    return bool(instance.get_deferred_fields() - {"history"})
 
 
 def _text(instance):

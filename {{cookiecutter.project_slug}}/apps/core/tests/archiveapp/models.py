@@ -88,3 +88,16 @@ class Gauge(TrackableModel):
     history_row_limit = 10
 
     reading = models.IntegerField(default=0)
+
+
+class Invoice(TrackableModel):
+    """Fields of every type the database spells in their stored form (the archive's last values are built there)."""
+
+    number = models.IntegerField()
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    due = models.DateField(null=True)
+    sent_at = models.DateTimeField(null=True)
+    paid = models.BooleanField(default=False)
+    reference = models.UUIDField(null=True)
+    data = models.JSONField(default=dict)
+    author = models.ForeignKey(Author, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -2,15 +2,35 @@
 transaction: one record per row, with its last values, its text, and a final "delete" entry naming who, when and
 (for a cascade) which row's deletion took it."""
 
+import datetime
+import uuid
+from decimal import Decimal
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from apps.core.audit.entries import stored_form, tracked_fields
 from apps.core.current_user import acting_as
 from apps.core.models import ArchivedHistory
 
-from ..archiveapp.models import Author, Book, Chapter, Country, Document, Folder, Note, Place, Restaurant, Review, Ticket
+from ..archiveapp.models import (
+    Author,
+    Book,
+    Chapter,
+    Country,
+    Document,
+    Folder,
+    Invoice,
+    Note,
+    Place,
+    Restaurant,
+    Review,
+    Ticket,
+)
 from ..factories import UserFactory
+from ..testapp.models import Document as TestappDocument
+from ..testapp.models import Switch
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +193,38 @@ def test_a_delete_that_rolls_back_archives_nothing(delete):
 
     assert not ArchivedHistory.objects.exists()
     assert Note.objects.filter(title="n").exists()
+
+
+def stored_values(obj):
+    return {field.name: stored_form(field, getattr(obj, field.attname)) for field in tracked_fields(type(obj))}
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Invoice.objects.create(
+            number=7,
+            amount=Decimal("12.5"),
+            due=datetime.date(2026, 3, 1),
+            sent_at=datetime.datetime(2026, 2, 1, 8, 30, 0, 120, tzinfo=datetime.UTC),
+            paid=True,
+            reference=uuid.uuid4(),
+            data={"lines": [1, 2.5, None, True], "note": "é"},
+            author=Author.objects.create(name="a"),
+        ),
+        lambda: Invoice.objects.create(number=0, amount=Decimal("0")),
+        lambda: TestappDocument.objects.create(title="t", price=Decimal("1.5"), attachment="docs/a.pdf", data={"a": 1}),
+        lambda: Switch.objects.create(on=True, count=3, ratio=0.25),
+    ],
+    ids=["spelled by the database", "nulls", "file field: in Python", "float field: in Python"],
+)
+def test_the_last_values_are_the_stored_forms_the_history_records(make):
+    obj = make()
+    obj = type(obj).objects.get(pk=obj.pk)
+    expected = stored_values(obj)
+
+    type(obj).objects.filter(pk=obj.pk).delete()
+
+    record = record_of(type(obj), obj.pk)
+    assert record.values == expected
+    assert record.values == {name: change["new"] for name, change in record.entries[0]["changes"].items()}
