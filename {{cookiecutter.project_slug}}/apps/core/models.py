@@ -94,6 +94,7 @@ class TrackableModel(models.Model):
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_history_peers", None)
+        state.pop("_history_fetched", None)  # tied to this process's transaction markers: read again if needed
         if "_stored" in state:
             state["_stored"] = state["_stored"].portable()
         return state
@@ -161,6 +162,9 @@ class TrackableModel(models.Model):
     ) -> None:
         # While Django refreshes, a history not loaded counts as loaded: Django then reads the other fields as the
         # given queryset says (as for an instance with nothing deferred), and copies no history it did not read.
+        if fields is not None and "history" in fields and from_queryset is None:
+            # The base manager defers the history, and only() of a deferred field would read every column.
+            from_queryset = type(self)._base_manager.db_manager(using, hints={"instance": self}).defer(None)
         before = self.__dict__.setdefault("history", tracker.NOT_LOADED)
         try:
             with tracker.raw_history_reads():

@@ -32,6 +32,8 @@ class HistoryDescriptor:
         value = instance.__dict__.get(self.field.attname, tracker.NOT_LOADED)
         if value is tracker.NOT_LOADED and tracker.reading_raw_history():
             return value
+        if value is tracker.NOT_LOADED:
+            value = tracker.take_fetched(instance)  # read with another row of its batch: no query
         if value is tracker.NOT_LOADED or _read_in_a_rolled_back_transaction(instance):
             value = self._fetch(instance)
         return reads.bound(value, instance)  # a list with as_of(), versions(), diff(), revert_to()
@@ -50,10 +52,12 @@ class HistoryDescriptor:
         rows = type(instance)._base_manager.db_manager(using).filter(pk__in=[peer.pk for peer in peers])
         stored = dict(rows.values_list("pk", self.field.attname))
         marker = transaction_marker(using)
-        for peer in peers:
-            # A row that is not there (not written yet, or a rolled-back create) has no history.
-            peer.__dict__[self.field.attname] = stored.get(peer.pk, [])
-            tracker.state_of(peer).history_marker = marker
+        # A row that is not there (not written yet, or a rolled-back create) has no history. The peers' histories
+        # are kept aside until each is read: until then they stay deferred, as Django (and FieldTracker) see them.
+        for peer in peers[1:]:
+            tracker.keep_fetched(peer, stored.get(peer.pk, []), marker)
+        instance.__dict__[self.field.attname] = stored.get(instance.pk, [])
+        tracker.state_of(instance).history_marker = marker
         return instance.__dict__[self.field.attname]
 
 
@@ -124,4 +128,5 @@ def _waiting_peers(instance, attname):
         and type(peer) is type(instance)
         and peer._state.db == instance._state.db
         and peer.__dict__.get(attname, tracker.NOT_LOADED) is tracker.NOT_LOADED
+        and not tracker.has_fetched(peer)
     ]

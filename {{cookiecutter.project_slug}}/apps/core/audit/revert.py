@@ -49,7 +49,9 @@ def revert_to(history: "HistoryReads", point: "Point", fields: Sequence[str] | N
         raise TypeError("fields is a list of field names, not one string.")
     state, index = history._state_at(point)
     if state is None or index is None:
-        raise ValueError(f"{model._meta.label} {history.pk!r} did not exist yet at {point}: there is nothing to revert to.")
+        raise ValueError(
+            f"{model._meta.label} {history.pk!r} did not exist yet at {point}: there is nothing to revert to."
+        )
     revertable = revertable_fields(model)
     if fields is None:
         names = [name for name in revertable if name in state]

@@ -37,6 +37,8 @@ _bulk_write: contextvars.ContextVar[tuple[datetime.datetime, Any] | None] = cont
     "bulk_write", default=None
 )
 # Set while Django copies field values between instances (refresh_from_db): a history not loaded stays not loaded.
+# Where a history read along with another row of the batch waits until it is read (see fields.py).
+_FETCHED = "_history_fetched"
 _raw_history_reads = contextvars.ContextVar("raw_history_reads", default=False)
 
 # Values that cannot change in place: remembered as they are (identity then proves a field untouched).
@@ -231,6 +233,27 @@ def record_write(instance: models.Model, values: dict[str, Any], *, replaces: bo
 def forget_history(instance: models.Model) -> None:
     """The in-memory history no longer matches the database: read it again on next access."""
     instance.__dict__.pop("history", None)
+    instance.__dict__.pop(_FETCHED, None)
+
+
+def keep_fetched(instance: models.Model, history: list, marker: object) -> None:
+    """Keep a history read along with another row of the batch `instance` came in, until it is read."""
+    instance.__dict__[_FETCHED] = (history, marker)
+
+
+def has_fetched(instance: models.Model) -> bool:
+    return _FETCHED in instance.__dict__
+
+
+def take_fetched(instance: models.Model) -> object:
+    """The history kept by `keep_fetched()`, now the instance's own (NOT_LOADED when there is none)."""
+    fetched = instance.__dict__.pop(_FETCHED, None)
+    if fetched is None:
+        return NOT_LOADED
+    history, marker = fetched
+    instance.__dict__["history"] = history
+    state_of(instance).history_marker = marker
+    return history
 
 
 @contextlib.contextmanager

@@ -1,9 +1,10 @@
 """Helpers shared by the tests."""
 
+import json
 import threading
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db import connections
+from django.db import connection, connections
 from django.urls import reverse
 
 
@@ -15,6 +16,18 @@ def change(old, new):
 def stored_history(instance):
     """The history as the database holds it now, read without the instance (whose copy may be stale)."""
     return type(instance)._base_manager.values_list("history", flat=True).get(pk=instance.pk)
+
+
+def write_history(instance, history):
+    """Write `history` into the row's column as it is, as hand-written SQL or an old data migration would (entries
+    the audit trail never writes included)."""
+    quote = connection.ops.quote_name
+    table = quote(instance._meta.get_field("history").model._meta.db_table)
+    column = quote(instance._meta.get_field("history").column)
+    value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    with connection.cursor() as cursor:
+        sql = f"UPDATE {table} SET {column} = {value} WHERE id = %s"  # noqa: S608 - quoted names, bound values
+        cursor.execute(sql, [json.dumps(history), instance.pk])
 
 
 def run_in_parallel(worker, count):

@@ -6,6 +6,7 @@ from typing import ClassVar
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from model_utils import FieldTracker
 
 from apps.core.models import Task, TimestampedModel, TrackableModel
 from apps.core.querysets import AliveManager, TrackableManager
@@ -289,3 +290,12 @@ class Comment(TimestampedModel):
     object_id = models.PositiveBigIntegerField()
     target = GenericForeignKey("content_type", "object_id")
     text = models.CharField(max_length=100, blank=True)
+
+
+class Order(TrackableModel):
+    """django-model-utils' FieldTracker on a TrackableModel, as projects use it for "did this row change?"."""
+
+    number = models.CharField(max_length=20)
+    amount = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+
+    tracker = FieldTracker()
