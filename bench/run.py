@@ -51,6 +51,7 @@ def main(argv=None):
 
     from benchlib import (
         admin_page,
+        archive,
         claims,
         history_depth,
         project,
@@ -183,6 +184,19 @@ def main(argv=None):
     if pg_problem is not None:
         print_skipped("9. Single-row writes and a 20-row bulk_update() - PostgreSQL", no_server)
     update_ratios += " " + single_summary(single)
+    archive_lengths = (10, 1000, 10000) if args.quick else (10, 1000, 10000, 100000)
+    each_backend(
+        "10. The audit archive: saves of long histories, deletes, history_of()",
+        lambda alias, title: archive.report(
+            alias,
+            title,
+            archive_lengths,
+            5 if args.quick else 21,
+            1000 if args.quick else 10000,
+            1 if args.quick else 3,
+            archive_lengths[-1],
+        ),
+    )
     print(f"Total time {time.perf_counter() - started:.0f} s.")
     print(
         "Summary: ratios are table 2's updates on SQLite (in memory), like the issue's reference figures "

@@ -19,6 +19,7 @@ PER_DATABASE = (
     "5. QuerySet.update() of 500 rows",
     "7. Admin change page with a long history",
     "9. Single-row writes and a 20-row bulk_update()",
+    "10. The audit archive",
 )
 CLAIMS = "4. Task.objects.claim(count=10) with concurrent workers - PostgreSQL"
 WORKERS = "6. Task workers end to end - PostgreSQL"

@@ -43,7 +43,7 @@ _INSERT = {
         "jsonb_array_length(COALESCE(t.{history}, '[]'::jsonb)) + 1, "
         "COALESCE((t.{history} -> 0 ->> 'at')::timestamptz, %s), %s, %s "
         "FROM {table} AS t LEFT JOIN jsonb_each(%s::jsonb) AS extra ON extra.key = (t.{pk})::text "
-        "WHERE t.{pk} IN (SELECT unnest(%s::{pk_type}[])) ORDER BY t.{pk}"
+        "WHERE t.{pk} IN (SELECT unnest(%s::{pk_type}[]))"
     ),
     "sqlite": (
         "INSERT INTO {archive} ({columns}) "
@@ -56,7 +56,7 @@ _INSERT = {
         # The entry's ISO-8601 "at" in UTC, as Django stores a datetime there: "YYYY-MM-DD HH:MM:SS.ffffff".
         "COALESCE(replace(substr(t.{history} ->> '$[0].at', 1, 26), 'T', ' '), %s), %s, %s "
         "FROM {table} AS t LEFT JOIN json_each(%s) AS extra ON extra.key = t.{pk} "
-        "WHERE t.{pk} IN (SELECT value FROM json_each(%s)) ORDER BY t.{pk}"
+        "WHERE t.{pk} IN (SELECT value FROM json_each(%s))"
     ),
 }
 

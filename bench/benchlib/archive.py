@@ -1,0 +1,158 @@
+"""Table 10: the audit archive (apps/core/audit/archive.py and its neighbours).
+
+- one save of a row whose history holds 10 / 1,000 / 10,000 / 100,000 entries, with `history_row_limit = 1000`:
+  the oldest entries live in the archive, so the save should cost about the same however long the history (goal:
+  the 100,000-entry save within 1.5x of the 10-entry one);
+- `QuerySet.delete()` of 10,000 audited rows (each archived, in one INSERT per model) against the same delete of a
+  plain model's rows (goal: at most 3x on PostgreSQL);
+- `history_of()` of a row deleted for real whose history holds 100,000 entries: its first page, and its last entry.
+"""
+
+import time
+from decimal import Decimal
+
+from django.db import models, transaction
+
+from . import router
+from .history_depth import history_of as made_entries
+from .util import fmt_ratio, fmt_seconds, median, print_table, reset_tables
+
+LIMIT = 1000
+
+
+def _archive_model():
+    from apps.core.models import ArchivedHistory
+
+    return ArchivedHistory
+
+
+def _row_with_history(alias, length):
+    """A Trackable row whose history holds `length` entries, spread over the archive and the row as the in-row limit
+    leaves them (the row's own part trimmed by one save, outside the timing)."""
+    from benchapp.models import Trackable
+
+    manager = Trackable.objects.db_manager(alias)
+    pk = manager.create(name="deep", quantity=0, price=Decimal("1.00")).pk
+    models.QuerySet.update(manager.filter(pk=pk), history=made_entries(length))  # bypasses the trail, on purpose
+    obj = manager.get(pk=pk)
+    obj.quantity += 1
+    obj.save()  # moves what is past the limit into the archive
+    return pk
+
+
+def _save_once(manager, pk):
+    obj = manager.get(pk=pk)
+    obj.quantity += 1
+    obj.save()
+
+
+def measure_saves(alias, lengths, repeats):
+    """{length: (median seconds of get + save, mean seconds over enough saves to include a move to the archive,
+    entries in the row, whole history)}."""
+    from benchapp.models import Trackable
+
+    results = {}
+    Trackable.history_row_limit = LIMIT
+    try:
+        with router.use(alias):
+            for length in lengths:
+                reset_tables(alias, [Trackable, _archive_model()])
+                pk = _row_with_history(alias, length)
+                manager = Trackable.objects.db_manager(alias)
+                samples = []
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    _save_once(manager, pk)
+                    samples.append(time.perf_counter() - start)
+                in_row = len(manager.get(pk=pk).history)
+                whole = len(Trackable.history_of(pk, using=alias))
+                results[length] = (median(samples), sum(samples) / len(samples), in_row, whole)
+    finally:
+        del Trackable.history_row_limit
+        reset_tables(alias, [Trackable, _archive_model()])
+    return results
+
+
+def measure_delete(alias, rows, rounds):
+    """{label: median seconds} of QuerySet.delete() of `rows` rows of a plain model and of TrackableModel."""
+    from benchapp.models import Plain, Trackable
+
+    samples = {"plain": [], "TrackableModel": []}
+    archived = None
+    with router.use(alias):
+        for _ in range(rounds):
+            for label, model in (("plain", Plain), ("TrackableModel", Trackable)):
+                reset_tables(alias, [model, _archive_model()])
+                model.objects.db_manager(alias).bulk_create(
+                    [model(name=f"row {i}", quantity=i, price=Decimal("1.00")) for i in range(rows)], batch_size=2000
+                )
+                start = time.perf_counter()
+                with transaction.atomic(using=alias):
+                    model.objects.db_manager(alias).all().delete()
+                samples[label].append(time.perf_counter() - start)
+                if model is Trackable:
+                    archived = _archive_model().objects.using(alias).filter(deleted=True).count()
+        reset_tables(alias, [Plain, Trackable, _archive_model()])
+    return {label: median(values) for label, values in samples.items()}, archived
+
+
+def measure_history_of(alias, length, repeats):
+    """(seconds to read the first page, seconds to read the last entry) of history_of() of a row deleted for real
+    whose history held `length` entries, each read by a new history_of() (nothing cached)."""
+    from benchapp.models import Trackable
+
+    with router.use(alias):
+        reset_tables(alias, [Trackable, _archive_model()])
+        manager = Trackable.objects.db_manager(alias)
+        pk = manager.create(name="deleted", quantity=0, price=Decimal("1.00")).pk
+        models.QuerySet.update(manager.filter(pk=pk), history=made_entries(length - 1))
+        manager.filter(pk=pk).delete()
+        first, last = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            page = Trackable.history_of(pk, using=alias)[:100]
+            first.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            final = Trackable.history_of(pk, using=alias)[-1]
+            last.append(time.perf_counter() - start)
+        assert len(page) == 100 and final["action"] == "delete", (len(page), final)
+        whole = len(Trackable.history_of(pk, using=alias))
+        reset_tables(alias, [Trackable, _archive_model()])
+    return median(first), median(last), whole
+
+
+def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
+    saves = measure_saves(alias, lengths, repeats)
+    base = saves[lengths[0]][0]
+    rows = [
+        [
+            f"{length:,}",
+            f"{whole:,}",
+            f"{in_row:,}",
+            fmt_seconds(typical),
+            fmt_seconds(mean),
+            fmt_ratio(typical / base),
+        ]
+        for length, (typical, mean, in_row, whole) in saves.items()
+    ]
+    deletes, archived = measure_delete(alias, delete_rows, delete_rounds)
+    delete_ratio = deletes["TrackableModel"] / deletes["plain"]
+    first, last, whole = measure_history_of(alias, deep, repeats)
+    saves_ratio = saves[lengths[-1]][0] / base
+    notes = [
+        f"Saves: get(pk=) + change one field + save(), history_row_limit = {LIMIT:,} (a row is trimmed back to it",
+        f"once it holds {LIMIT + LIMIT // 2:,}); median of {repeats} saves after the row's set-up, and their mean.",
+        f"Save with {lengths[-1]:,} entries / with {lengths[0]:,}: {fmt_ratio(saves_ratio)} (goal: at most 1.50x).",
+        f"QuerySet.delete() of {delete_rows:,} rows, median of {delete_rounds}: plain {fmt_seconds(deletes['plain'])},",
+        f"TrackableModel {fmt_seconds(deletes['TrackableModel'])} with {archived:,} rows archived: "
+        f"{fmt_ratio(delete_ratio)} (goal on PostgreSQL: at most 3x).",
+        f"history_of() of a row deleted with {whole:,} entries: first page of 100 {first * 1e3:.1f} ms, last entry "
+        f"{last * 1e3:.1f} ms (each from a new history_of(), median of {repeats}).",
+    ]
+    print_table(
+        title,
+        ["entries", "whole history", "in the row", "save (median)", "save (mean)", "ratio to first"],
+        rows,
+        notes=notes,
+    )
+    return {"save_ratio": saves_ratio, "delete_ratio": delete_ratio, "history_of_first_page_ms": first * 1e3}
