@@ -2,10 +2,18 @@
 `Task.objects.recover_expired()`, which gives the tasks of dead workers back (or fails them after the last attempt)."""
 
 import datetime
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connections, models
 from django.db.models.functions import Concat, Now
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.options import Options
+
+    from .models import Task
 
 # The most tasks one claim() may take: a bound that keeps its statement sane on every database.
 MAX_CLAIM = 10_000
@@ -13,26 +21,37 @@ MAX_CLAIM = 10_000
 ALL_QUEUES = "*"
 
 
-class TaskQuerySet(models.QuerySet):
-    def pending(self):
+class TaskQuerySet(models.QuerySet["Task", "Task"]):
+    def pending(self) -> "TaskQuerySet":
         return self.filter(status=self.model.Status.PENDING)
 
-    def ready(self):
+    def ready(self) -> "TaskQuerySet":
         """Pending tasks that may run now: not deferred, or deferred to a moment already past (database clock)."""
         return self.pending().filter(models.Q(run_after__isnull=True) | models.Q(run_after__lte=Now()))
 
-    def lease_expired(self, now=None):
+    def lease_expired(self, now: datetime.datetime | None = None) -> "TaskQuerySet":
         """Tasks still "processing" whose worker stopped renewing their lease (it died, was killed, or hangs)."""
         return self.filter(status=self.model.Status.PROCESSING, lease_expires_at__lt=now or timezone.now())
 
-    def serving(self, task_ingestors=None, queues=None):
+    def serving(
+        self, task_ingestors: Iterable[str] | None = None, queues: Iterable[str] | str | None = None
+    ) -> "TaskQuerySet":
         """The tasks a worker serving these would take: the tasks of the ingestors named in `task_ingestors`, and
         the tasks of @task functions in the `queues` named (or in every queue: ALL_QUEUES). With neither given,
         every task; with one given, only what it names. An empty selection matches nothing."""
         selection = _selection(task_ingestors, queues)
         return self.none() if selection is None else self.filter(selection)
 
-    def claim(self, count=1, task_ingestor=None, *, task_ingestors=None, queues=None, worker="", lease=None):
+    def claim(
+        self,
+        count: int = 1,
+        task_ingestor: str | None = None,
+        *,
+        task_ingestors: Iterable[str] | None = None,
+        queues: Iterable[str] | str | None = None,
+        worker: str = "",
+        lease: float | datetime.timedelta | None = None,
+    ) -> "list[Task]":
         """Atomically take the `count` first pending tasks ready to run and return them, now "processing", in the
         order taken: highest `priority` first, then oldest first. Tasks deferred (`run_after`) to a later moment
         of the database's clock are left alone.
@@ -70,8 +89,9 @@ class TaskQuerySet(models.QuerySet):
         if isinstance(lease, int | float):
             lease = datetime.timedelta(seconds=lease)
         stamps = {"started_at": now, "lease_expires_at": None if lease is None else now + lease, "worker": worker}
-        stamp_params = [table.get_field(name).get_db_prep_save(stamps[name], connection) for name in _CLAIM_STAMPS]
+        stamp_params = [_field(table, name).get_db_prep_save(stamps[name], connection) for name in _CLAIM_STAMPS]
         params = [*oldest_params, self.model.Status.PROCESSING, *stamp_params, self.model.Status.PENDING]
+        tasks: list[Task]
         if own_table:
             tasks = list(self.model._base_manager.db_manager(self.db).raw(sql, params))
         else:
@@ -81,7 +101,15 @@ class TaskQuerySet(models.QuerySet):
             tasks = list(self.filter(pk__in=pks)) if pks else []
         return sorted(tasks, key=lambda task: (-task.priority, task.datetime, task.pk))
 
-    def _claim_statement(self, connection, table, own_table, count, task_ingestors, queues):
+    def _claim_statement(
+        self,
+        connection: "BaseDatabaseWrapper",
+        table: "Options[Any]",
+        own_table: bool,
+        count: int,
+        task_ingestors: tuple[str, ...] | None,
+        queues: tuple[str, ...] | str | None,
+    ) -> tuple[str, tuple[Any, ...]]:
         """(sql, params of the candidates) of claim(). A worker claims in a loop, so the statement of an unfiltered
         queryset is built once per process and shape (count, ingestors, queues); a filtered one every time."""
         key = (self.model, connection.alias, count, task_ingestors, queues)
@@ -94,8 +122,8 @@ class TaskQuerySet(models.QuerySet):
         if connection.features.has_select_for_update_skip_locked:
             oldest_sql = f"{oldest_sql} {connection.ops.for_update_sql(skip_locked=True)}"
         quote = connection.ops.quote_name
-        column = {name: quote(table.get_field(name).column) for name in ("status", "attempts")}
-        assignments = ", ".join(f"{quote(table.get_field(name).column)} = %s" for name in _CLAIM_STAMPS)
+        column = {name: quote(_column(table, name)) for name in ("status", "attempts")}
+        assignments = ", ".join(f"{quote(_column(table, name))} = %s" for name in _CLAIM_STAMPS)
         returned = table.concrete_fields if own_table else [table.pk]
         # The candidates are a MATERIALIZED CTE so they are chosen once: as a plain IN (subquery), PostgreSQL may
         # run the LIMIT subquery more than once and hand out more than `count` tasks. Identifiers are quoted names
@@ -104,8 +132,8 @@ class TaskQuerySet(models.QuerySet):
             f"WITH oldest AS MATERIALIZED ({oldest_sql}) "  # noqa: S608
             f"UPDATE {quote(table.db_table)} SET {column['status']} = %s, "
             f"{column['attempts']} = {column['attempts']} + 1, {assignments} "
-            f"WHERE {column['status']} = %s AND {quote(table.pk.column)} IN (SELECT * FROM oldest) "
-            f"RETURNING {', '.join(quote(field.column) for field in returned)}"
+            f"WHERE {column['status']} = %s AND {quote(cast(str, table.pk.column))} IN (SELECT * FROM oldest) "
+            f"RETURNING {', '.join(quote(cast(str, field.column)) for field in returned)}"
         )
         statement = (sql, tuple(oldest_params))
         if cacheable:
@@ -114,7 +142,12 @@ class TaskQuerySet(models.QuerySet):
             _CLAIM_STATEMENTS[key] = statement
         return statement
 
-    def recover_expired(self, max_attempts=3, task_ingestors=None, queues=None):
+    def recover_expired(
+        self,
+        max_attempts: int = 3,
+        task_ingestors: Iterable[str] | None = None,
+        queues: Iterable[str] | str | None = None,
+    ) -> tuple[int, int]:
         """Give back the tasks whose lease expired (their worker died): pending again, to be claimed by any worker,
         or failed, with a `last_error` that says so, once `max_attempts` claims have been spent on them.
 
@@ -163,7 +196,7 @@ class TaskQuerySet(models.QuerySet):
 CLAIM_ORDER = ("-priority", "datetime", "pk")
 # What claim() sets besides status and attempts, in the order of its statement's parameters.
 _CLAIM_STAMPS = ("started_at", "lease_expires_at", "worker")
-_CLAIM_STATEMENTS = {}
+_CLAIM_STATEMENTS: dict[tuple[Any, ...], tuple[str, tuple[Any, ...]]] = {}
 
 
 def _selection(task_ingestors, queues):
@@ -183,6 +216,14 @@ def _selection(task_ingestors, queues):
     for part in parts[1:]:
         selection |= part
     return selection
+
+
+def _field(opts: "Options[Any]", name: str) -> models.Field:
+    return cast(models.Field, opts.get_field(name))  # a concrete field of Task, never a relation
+
+
+def _column(opts: "Options[Any]", name: str) -> str:
+    return cast(str, _field(opts, name).column)
 
 
 def _reason(*parts):

@@ -1,3 +1,6 @@
+from typing import Any
+
+
 class InvalidTransition(Exception):
     """A task was asked to move from a status it is not in. Nothing was changed in the database.
 
@@ -5,7 +8,9 @@ class InvalidTransition(Exception):
     status of the instance the caller holds: the message names the real one, so that a stale worker learns why.
     """
 
-    def __init__(self, task, current, required, target, message=None):
+    def __init__(
+        self, task: Any, current: object, required: object, target: object, message: str | None = None
+    ) -> None:
         self.task = task
         self.current = None if current is None else str(current)
         self.required = str(required)
@@ -26,7 +31,7 @@ class LeaseLost(InvalidTransition):
     A worker that gets this must leave the task alone: another attempt owns it now. Nothing was changed.
     """
 
-    def __init__(self, task, required, target, holder, attempt):
+    def __init__(self, task: Any, required: object, target: object, holder: str, attempt: int) -> None:
         self.holder = holder
         self.attempt = attempt
         held_by = f"worker {holder}" if holder else "no worker"

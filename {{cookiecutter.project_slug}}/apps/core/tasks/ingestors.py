@@ -10,33 +10,44 @@
 `python manage.py run_tasks` (`apps.core.tasks.worker`) claims the tasks of the registered ingestors and runs them.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import autodiscover_modules
 
 from .retries import DEFAULT_RETRY_BACKOFF, RetryPolicy
 
+if TYPE_CHECKING:
+    from .models import Task
+
 __all__ = ["Ingestor", "autodiscover", "get_ingestor", "ingestor", "registered_ingestors"]
 
-_registry = {}
+_registry: dict[str, "Ingestor"] = {}
 
 
 @dataclass(frozen=True)
 class Ingestor:
     name: str
-    function: object
+    function: Callable[..., Any]
     # The Task subclass whose instance the function receives (None: Task itself).
-    model: type | None = None
+    model: "type[Task] | None" = None
     # Runs in all after failures (1: a raising ingestor fails its task at once, as by default).
     retry_policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=1))
 
     @property
-    def path(self):
+    def path(self) -> str:
         return f"{self.function.__module__}.{self.function.__qualname__}"
 
 
-def ingestor(name, *, model=None, max_attempts=1, retry_backoff=DEFAULT_RETRY_BACKOFF):
+def ingestor(
+    name: str,
+    *,
+    model: "type[Task] | None" = None,
+    max_attempts: int = 1,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as the ingestor of tasks whose `task_ingestor` is `name`.
 
     The function receives the claimed task, status "processing"; for tasks of a Task subclass (multi-table
@@ -54,7 +65,7 @@ def ingestor(name, *, model=None, max_attempts=1, retry_backoff=DEFAULT_RETRY_BA
     except ValueError as error:
         raise ImproperlyConfigured(f"Ingestor {name!r}: {error}") from None
 
-    def register(function):
+    def register(function: Callable[..., Any]) -> Callable[..., Any]:
         entry = Ingestor(name, function, model, policy)
         existing = _registry.get(name)
         if existing is not None and existing != entry:
@@ -67,7 +78,7 @@ def ingestor(name, *, model=None, max_attempts=1, retry_backoff=DEFAULT_RETRY_BA
     return register
 
 
-def get_ingestor(name):
+def get_ingestor(name: str) -> Ingestor:
     """The Ingestor registered as `name`; LookupError naming the registered ones when there is none."""
     try:
         return _registry[name]
@@ -76,11 +87,11 @@ def get_ingestor(name):
         raise LookupError(f"No ingestor is registered as {name!r} (registered: {known}).") from None
 
 
-def registered_ingestors():
+def registered_ingestors() -> dict[str, Ingestor]:
     """{name: Ingestor} of every registered ingestor."""
     return dict(_registry)
 
 
-def autodiscover():
+def autodiscover() -> None:
     """Import every installed app's `ingestors` module, so that their @ingestor decorators run."""
     autodiscover_modules("ingestors")

@@ -11,6 +11,8 @@ Defined here, imported into `apps.core.models` (`from apps.core.models import Ta
 """
 
 import datetime
+from datetime import datetime as _DateTime  # Task.datetime is a field: the type by another name
+from typing import Any
 
 from django.db import models, transaction
 from django.db.models.deletion import Collector
@@ -90,7 +92,7 @@ class Task(models.Model):
         return f"{self.name} ({self.get_status_display()})"
 
     @property
-    def lease_expired(self):
+    def lease_expired(self) -> bool:
         """Processing, but its worker stopped renewing the lease: it will be claimed again (or failed)."""
         return (
             self.status == self.Status.PROCESSING
@@ -98,13 +100,13 @@ class Task(models.Model):
             and self.lease_expires_at < timezone.now()
         )
 
-    def start_processing(self):
+    def start_processing(self) -> None:
         """pending -> processing (by hand: no worker, no lease)."""
         self._transition(self.Status.PENDING, self.Status.PROCESSING, started_at=timezone.now())
 
     start_processing.alters_data = True  # type: ignore[attr-defined]
 
-    def complete_processing(self):
+    def complete_processing(self) -> None:
         """processing -> processed, then delete the record (both or neither).
 
         When Django would delete the row with a plain DELETE (no cascades, no delete signals: its fast-delete rule),
@@ -125,27 +127,27 @@ class Task(models.Model):
 
     complete_processing.alters_data = True  # type: ignore[attr-defined]
 
-    def fail_processing(self, error=None):
+    def fail_processing(self, error: object = None) -> None:
         """processing -> failed, keeping `error` (a traceback, a reason) in `last_error` when one is given."""
-        changes = {"lease_expires_at": None}
+        changes: dict[str, Any] = {"lease_expires_at": None}
         if error is not None:
             changes["last_error"] = str(error)
         self._transition(self.Status.PROCESSING, self.Status.FAILED, **changes)
 
     fail_processing.alters_data = True  # type: ignore[attr-defined]
 
-    def retry_later(self, run_after, error=None):
+    def retry_later(self, run_after: _DateTime, error: object = None) -> None:
         """processing -> pending, not to be claimed before `run_after`: a retry after a failure (see
         apps.core.tasks.retries). `attempts` is kept, so that the attempts left are counted from it; `error` is kept
         in `last_error` when one is given. Like the other moves out of "processing", it compares the attempt."""
-        changes = {"lease_expires_at": None, "started_at": None, "worker": "", "run_after": run_after}
+        changes: dict[str, Any] = {"lease_expires_at": None, "started_at": None, "worker": "", "run_after": run_after}
         if error is not None:
             changes["last_error"] = str(error)
         self._transition(self.Status.PROCESSING, self.Status.PENDING, **changes)
 
     retry_later.alters_data = True  # type: ignore[attr-defined]
 
-    def requeue(self):
+    def requeue(self) -> None:
         """failed -> pending, with a fresh allowance of attempts. `last_error` is kept until the next failure."""
         self._transition(
             self.Status.FAILED,
@@ -159,7 +161,7 @@ class Task(models.Model):
 
     requeue.alters_data = True  # type: ignore[attr-defined]
 
-    def renew_lease(self, seconds):
+    def renew_lease(self, seconds: float) -> bool:
         """Push this attempt's lease `seconds` into the future. False when the attempt no longer holds the task
         (its lease expired and it was handed out again, or it was moved on): its worker must then let it go."""
         expires = timezone.now() + datetime.timedelta(seconds=seconds)

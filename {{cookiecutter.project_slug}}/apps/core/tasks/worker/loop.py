@@ -6,12 +6,15 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.models import Count
 
-from ..ingestors import registered_ingestors
+from ..ingestors import Ingestor, registered_ingestors
 from ..models import Task
+from ..schedules import Schedule
 from .scheduler import Scheduler
 from .slots import Slot, log_fields
 from .stopping import StopSignals
@@ -33,19 +36,19 @@ class Worker:
 
     def __init__(
         self,
-        ingestors,
+        ingestors: Mapping[str, Ingestor],
         *,
-        queues=None,
-        schedules=(),
-        concurrency=1,
-        burst=False,
-        lease=300.0,
-        max_attempts=3,
-        stop_timeout=30.0,
-        poll_interval=1.0,
-        using=DEFAULT_DB_ALIAS,
-        identity=None,
-    ):
+        queues: Iterable[str] | str | None = None,
+        schedules: Iterable["Schedule"] = (),
+        concurrency: int = 1,
+        burst: bool = False,
+        lease: float = 300.0,
+        max_attempts: int = 3,
+        stop_timeout: float = 30.0,
+        poll_interval: float = 1.0,
+        using: str = DEFAULT_DB_ALIAS,
+        identity: str | None = None,
+    ) -> None:
         if not ingestors and not queues:
             raise ValueError("A worker needs at least one ingestor or queue to serve.")
         self.ingestors = dict(ingestors)
@@ -60,19 +63,19 @@ class Worker:
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}"
         # A burst worker drains what is there: it enqueues nothing of its own.
         self.scheduler = Scheduler(schedules, using, self.identity) if schedules and not burst else None
-        self.abandoned = []  # tasks still running when stop_timeout ran out
+        self.abandoned: list[Task] = []  # tasks still running when stop_timeout ran out
         self.stopping = False
-        self._running = {}  # pk -> task, for the main thread's lease renewals
+        self._running: dict[Any, Task] = {}  # pk -> task, for the main thread's lease renewals
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)  # idle slots wait on it
         self._wakes = 0  # how many times the idle slots were woken, so that a wake between two looks is not lost
         self._active_slots = 0
         self._idle_slots = 0  # slots waiting for work: only then does the main thread read notifications
         self._crashed = False
-        self._waker = None
-        self._signals = None
+        self._waker: Waker | None = None
+        self._signals: StopSignals | None = None
 
-    def run(self):
+    def run(self) -> int:
         """Serve until stopped, or in burst mode until no task is left to claim; return the exit code."""
         self._waker = Waker(Listener.for_database(self.using))
         self._signals = StopSignals(on_first=self._stop_requested, wakeup_fd=self._waker.write_fd)
@@ -91,7 +94,7 @@ class Worker:
         finally:
             self._waker.close()
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop claiming; running tasks finish (what the first SIGTERM does)."""
         self.stopping = True
         self._wake_slots()
@@ -100,46 +103,53 @@ class Worker:
 
     # What the slots call.
 
-    def register(self, task):
+    def register(self, task: Task) -> None:
         with self._lock:
             self._running[task.pk] = task
 
-    def unregister(self, pk):
+    def unregister(self, pk: Any) -> None:
         with self._lock:
             self._running.pop(pk, None)
 
-    def wakes(self):
+    def wakes(self) -> int:
         """How many times the idle slots were woken so far: a slot reads it before it looks for work."""
         with self._work:
             return self._wakes
 
-    def sleep_unless_woken_since(self, wakes, until=None):
+    def sleep_unless_woken_since(self, wakes: int, until: float | None = None) -> None:
         """Sleep until woken (or a safety-net timeout, or `until` seconds: a deferred task due), unless a wake came
         since the slot read `wakes()`."""
-        timeout = RECOVERY_INTERVAL if self._waker.listening else self.poll_interval
+        timeout = RECOVERY_INTERVAL if self._running_waker.listening else self.poll_interval
         if until is not None:
             timeout = min(timeout, until + 0.001)
         with self._work:
             if self._wakes == wakes and not self.stopping:  # nothing happened since the claim found nothing
                 self._idle_slots += 1
                 if self._idle_slots == 1:
-                    self._waker.wake()  # so that the main thread listens again
+                    self._running_waker.wake()  # so that the main thread listens again
                 self._work.wait(timeout)
                 self._idle_slots -= 1
 
-    def database_unavailable(self, error):
+    def database_unavailable(self, error: Exception) -> None:
         """Log it and drop this thread's connection: the next query reconnects, after a poll interval."""
         logger.error("Database unavailable (%s); retrying in %s s.", str(error).strip(), self.poll_interval)
         connections[self.using].close()
 
-    def crash(self):
+    def crash(self) -> None:
         self._crashed = True
         self.stop()
 
-    def slot_ended(self):
+    def slot_ended(self) -> None:
         with self._lock:
             self._active_slots -= 1
-        self._waker.wake()
+        self._running_waker.wake()
+
+    @property
+    def _running_waker(self) -> Waker:
+        """The waker of run(): the slots and the main loop that use it exist only while the worker runs."""
+        if self._waker is None:
+            raise RuntimeError("The worker is not running.")
+        return self._waker
 
     # The main thread.
 
@@ -180,10 +190,10 @@ class Worker:
                 if self.scheduler is not None and now >= next_schedule:
                     self.scheduler.run_due()
                     # Just after the slot (cron's resolution is a minute or a second), and at least every minute.
-                    next_schedule = time.monotonic() + min(self.scheduler.seconds_to_next() + 0.01, 60.0)
+                    next_schedule = time.monotonic() + min((self.scheduler.seconds_to_next() or 0.0) + 0.01, 60.0)
             except (OperationalError, InterfaceError) as error:
                 self.database_unavailable(error)
-                self._waker.wait(self.poll_interval)
+                self._running_waker.wait(self.poll_interval)
                 continue
             # While every slot is busy, notifications wait unread in the socket (a busy worker spends nothing on them);
             # the first slot to go idle wakes this thread, which then reads them all at once.
@@ -192,7 +202,7 @@ class Worker:
             deadline = min(next_recovery, next_renewal, next_warning)
             if self.scheduler is not None:
                 deadline = min(deadline, next_schedule)
-            if self._waker.wait(deadline - time.monotonic(), listen=listen):
+            if self._running_waker.wait(deadline - time.monotonic(), listen=listen):
                 self._wake_slots()
 
     def _drain(self):
@@ -203,7 +213,7 @@ class Worker:
             if now >= next_renewal:
                 self._renew_leases()
                 next_renewal = now + self.lease / 3
-            self._waker.wait(min(deadline, next_renewal) - now)
+            self._running_waker.wait(min(deadline, next_renewal) - now)
         with self._lock:
             self.abandoned = sorted(self._running.values(), key=lambda task: task.pk)
         if self.abandoned:

@@ -2,6 +2,7 @@
 comes, enqueue it unless another worker already has (the unique PeriodicRun row decides)."""
 
 import logging
+from collections.abc import Iterable
 
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ logger = logging.getLogger(__package__)
 class Scheduler:
     """Runs the latest slot of each schedule once (see the schedules module for the choice about missed slots)."""
 
-    def __init__(self, schedules: list[Schedule], using: str, identity: str) -> None:
+    def __init__(self, schedules: Iterable[Schedule], using: str, identity: str) -> None:
         self.schedules = list(schedules)
         self.using = using
         self.identity = identity

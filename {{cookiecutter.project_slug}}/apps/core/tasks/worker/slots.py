@@ -3,6 +3,7 @@
 import logging
 import time
 import traceback
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import Min
@@ -15,6 +16,9 @@ from ..exceptions import InvalidTransition, LeaseLost
 from ..models import Task
 from .jobs import FunctionJob, IngestorJob
 
+if TYPE_CHECKING:
+    from .loop import Worker
+
 logger = logging.getLogger(__package__)
 
 
@@ -22,10 +26,10 @@ class Slot:
     """Claims a task, runs it, finishes it and claims the next in the same transaction (one commit per task), until
     the worker stops (or, in burst mode, until nothing is left to claim)."""
 
-    def __init__(self, worker):
+    def __init__(self, worker: "Worker") -> None:
         self.worker = worker
 
-    def run(self):
+    def run(self) -> None:
         worker = self.worker
         try:
             task = None
@@ -43,7 +47,7 @@ class Slot:
             connections.close_all()  # this thread's own connections
             worker.slot_ended()
 
-    def claim(self, register=True):
+    def claim(self, register: bool = True) -> Task | None:
         """One task for this slot, as its ingestor's model, registered as running unless told not to; or None."""
         worker = self.worker
         claimed = Task.objects.db_manager(worker.using).claim(
@@ -180,12 +184,12 @@ class Slot:
         return next_task
 
 
-def log_fields(task):
+def log_fields(task: Task) -> dict[str, Any]:
     """Structured logging fields of a task, for handlers that keep them (JSON formatters, Sentry)."""
     return {"task_id": task.pk, "ingestor": task.task_ingestor, "attempt": task.attempts}
 
 
-def forget_broken_connection(using):
+def forget_broken_connection(using: str) -> None:
     """After a database error, drop this thread's connection if it is no longer usable (it reconnects on next use)."""
     connection = connections[using]
     if connection.connection is not None and connection.errors_occurred and not connection.in_atomic_block:

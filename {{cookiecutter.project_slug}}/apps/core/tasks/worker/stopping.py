@@ -3,6 +3,8 @@
 import os
 import signal
 import threading
+from collections.abc import Callable
+from typing import Any
 
 
 class StopSignals:
@@ -13,11 +15,11 @@ class StopSignals:
     `wakeup_fd` has already woken the main loop, which then announces the stop.
     """
 
-    def __init__(self, on_first, wakeup_fd):
+    def __init__(self, on_first: Callable[[], None], wakeup_fd: int) -> None:
         self._on_first = on_first
         self._wakeup_fd = wakeup_fd
-        self._previous = None
-        self.received = None  # the name of the first stop signal received
+        self._previous: dict[Any, Any] | None = None
+        self.received: str | None = None  # the name of the first stop signal received
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

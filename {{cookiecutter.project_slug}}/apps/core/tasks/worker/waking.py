@@ -5,8 +5,10 @@ import logging
 import os
 import select
 import threading
+from typing import Any
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 logger = logging.getLogger(__package__)  # one logger for the whole worker
 
@@ -17,16 +19,16 @@ PENDING_CHANNEL = "core_task_pending"
 class Listener:
     """A dedicated PostgreSQL connection LISTENing on PENDING_CHANNEL (None elsewhere)."""
 
-    def __init__(self, wrapper):
+    def __init__(self, wrapper: BaseDatabaseWrapper) -> None:
         self._wrapper = wrapper
-        self.connection = None
+        self.connection: Any = None  # a psycopg connection while listening
 
     @classmethod
-    def for_database(cls, using):
+    def for_database(cls, using: str) -> "Listener | None":
         wrapper = connections[using]
         return cls(wrapper) if wrapper.vendor == "postgresql" else None
 
-    def fileno(self):
+    def fileno(self) -> int | None:
         """The socket to wait on, connecting (and LISTENing) first if needed; None while the server is away."""
         if self.connection is None:
             try:
@@ -39,7 +41,7 @@ class Listener:
                 return None
         return self.connection.pgconn.socket
 
-    def notifications(self):
+    def notifications(self) -> list[str]:
         """The payloads received (ingestor names); an empty list, and a reconnection later, if the link broke."""
         try:
             self.connection.pgconn.consume_input()
@@ -52,7 +54,7 @@ class Listener:
             self.close()
             return []
 
-    def close(self):
+    def close(self) -> None:
         if self.connection is not None:
             try:
                 self.connection.close()
@@ -63,7 +65,7 @@ class Listener:
 class Waker:
     """Lets the main loop sleep until there may be work: a notification, a finished task, a signal, or a timeout."""
 
-    def __init__(self, listener):
+    def __init__(self, listener: Listener | None) -> None:
         self._listener = listener
         self._read_fd, self.write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
@@ -74,15 +76,15 @@ class Waker:
         self._closed = False
 
     @property
-    def listening(self):
+    def listening(self) -> bool:
         return self._listener is not None and self._listener.connection is not None
 
-    def wake(self):
+    def wake(self) -> None:
         with self._closing, contextlib.suppress(BlockingIOError):  # a full pipe: the main loop is due to wake anyway
             if not self._closed:
                 os.write(self.write_fd, b"\0")
 
-    def wait(self, timeout, listen=True):
+    def wait(self, timeout: float, listen: bool = True) -> bool:
         """Sleep up to `timeout` seconds; True when there may be new work (a notification, or a LISTEN connection
         just (re)made, which may have missed some). With listen=False, notifications are left unread."""
         fds = [self._read_fd]
@@ -99,12 +101,12 @@ class Waker:
             with contextlib.suppress(BlockingIOError):
                 while os.read(self._read_fd, 4096):
                     pass
-        if listen_fd is not None and listen_fd in ready:
+        if listen_fd is not None and listen_fd in ready and self._listener is not None:
             self._listener.notifications()
             return True
         return False
 
-    def close(self):
+    def close(self) -> None:
         if self._listener is not None:
             self._listener.close()
         with self._closing:
