@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import InvalidTransition, Task
 from .tasks.exceptions import LeaseLost
+from .tasks_admin import UnservedIngestorFilter  # also registers the task results' and the schedules' admins
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -56,7 +57,7 @@ class TaskAdmin(admin.ModelAdmin):
     changes. Subclass it to register a `Task` subclass."""
 
     list_display: tuple[str, ...] = ("name", "task_ingestor", "status", "attempts", "worker", "datetime")
-    list_filter = (TaskStatusFilter, "task_ingestor")
+    list_filter = (TaskStatusFilter, UnservedIngestorFilter, "task_ingestor")
     search_fields = ("name", "task_ingestor")
     date_hierarchy = "datetime"
     ordering = ("-datetime", "-pk")

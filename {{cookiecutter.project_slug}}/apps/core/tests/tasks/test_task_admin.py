@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.core.admin import TaskAdmin, TaskStatusFilter
 from apps.core.models import Task
+from apps.core.tasks_admin import UnservedIngestorFilter
 
 from ..factories import MyTaskFactory, TaskFactory, UserFactory
 from ..testapp.models import MyTaskModel
@@ -30,7 +31,7 @@ def test_task_admin_is_registered_with_its_columns_filters_and_actions(rf, admin
 
     assert isinstance(task_admin, TaskAdmin)
     assert task_admin.list_display == ("name", "task_ingestor", "status", "attempts", "worker", "datetime")
-    assert task_admin.list_filter == (TaskStatusFilter, "task_ingestor")
+    assert task_admin.list_filter == (TaskStatusFilter, UnservedIngestorFilter, "task_ingestor")
     assert task_admin.date_hierarchy == "datetime"
     assert set(task_admin.search_fields) == {"name", "task_ingestor"}
     assert set(task_admin.get_actions(request)) >= {
