@@ -137,7 +137,7 @@ class TrackableModel(models.Model):
         tracker.forget_history(self)
         return redacted
 
-    redact_history.alters_data = True
+    redact_history.alters_data = True  # type: ignore[attr-defined]
 
     async def ahistory(self) -> list[dict[str, Any]]:
         """The history, from async code: reading `history` may query the database, which async code must not do

@@ -1,6 +1,5 @@
 """System checks for models built on the base models: the mistakes that would quietly weaken the audit trail."""
 
-from django.conf import settings
 from django.core import checks
 from django.db import models
 

@@ -25,7 +25,7 @@ from django.db.models import deletion
 
 from . import entries, sql_entries, tracker
 from .archive import ArchivedHistory
-from .sequence import audited, history_model, stored_pk
+from .sequence import audited, column, history_model, stored_pk
 
 # Rows per INSERT ... SELECT.
 _BATCH = 10_000
@@ -61,7 +61,7 @@ _INSERT = {
 }
 
 _OBJECT = {"postgresql": "jsonb_build_object({0})", "sqlite": "json_object({0})"}
-_TEXT = {
+_TEXT: dict[str, dict[str, str | None]] = {
     "postgresql": {"integer": "(t.{0})::text", "text": "t.{0}", "uuid": "(t.{0})::text"},
     "sqlite": {"integer": "CAST(t.{0} AS TEXT)", "text": "t.{0}", "uuid": None},
 }
@@ -135,10 +135,10 @@ def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry
             extras[str(pk.get_db_prep_value(row.pk, connection))] = extra
     sql = _INSERT[vendor].format(
         archive=quote(ArchivedHistory._meta.db_table),
-        columns=", ".join(quote(ArchivedHistory._meta.get_field(name).column) for name in _COLUMNS),
-        history=quote(model._meta.get_field("history").column),
+        columns=", ".join(quote(column(ArchivedHistory, name)) for name in _COLUMNS),
+        history=quote(column(model, "history")),
         table=quote(opts.db_table),
-        pk=quote(pk.column),
+        pk=quote(column(history_model(model), "pk")),
         pk_type=pk.cast_db_type(connection),
         pk_text=pk_text or "NULL",
         values=values or "NULL",
@@ -146,7 +146,7 @@ def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry
     keys = [pk.get_db_prep_value(row.pk, connection) for row in rows]
     moment = connection.ops.adapt_datetimefield_value(now)
     entry_json = json.dumps(entry)
-    params = [model._meta.label_lower, f"{model._meta.object_name} object (", entry_json, entry_json]
+    params: list[Any] = [model._meta.label_lower, f"{model._meta.object_name} object (", entry_json, entry_json]
     params += [moment, moment, moment, json.dumps(extras)]
     params.append(keys if vendor == "postgresql" else json.dumps(keys, default=str))
     with connection.cursor() as cursor:
@@ -155,12 +155,13 @@ def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry
 
 def _pk_text(model: type[models.Model], connection: Any) -> str | None:
     """SQL spelling a row's key as the archive stores it (its stored form, as text), or None where Python must."""
-    pk = history_model(model)._meta.pk
-    kind = sql_entries._kind(pk)
+    table = history_model(model)
+    kind = sql_entries._kind(table._meta.pk)
+    quoted = connection.ops.quote_name(column(table, "pk"))
     if kind == "uuid" and connection.vendor == "sqlite":
-        return sql_entries._SPELLINGS["sqlite"]["uuid"].format(f"t.{connection.ops.quote_name(pk.column)}")
+        return sql_entries._SPELLINGS["sqlite"]["uuid"].format(f"t.{quoted}")
     template = _TEXT.get(connection.vendor, {}).get(kind) if isinstance(kind, str) else None
-    return None if template is None else template.format(connection.ops.quote_name(pk.column))
+    return None if template is None else template.format(quoted)
 
 
 def _values_sql(model: type[models.Model], connection: Any) -> str | None:
@@ -189,11 +190,11 @@ class _DeletionSet:
         self.querysets: dict[type[models.Model], list[models.QuerySet]] = {}  # its fast deletes
         for model, instances in collector.data.items():
             if not model._meta.auto_created:
-                self.instances.setdefault(model._meta.concrete_model, {}).update(
+                self.instances.setdefault(_concrete(model), {}).update(
                     (instance.pk, instance) for instance in instances
                 )
         for queryset in collector.fast_deletes:
-            self.querysets.setdefault(queryset.model._meta.concrete_model, []).append(queryset)
+            self.querysets.setdefault(_concrete(queryset.model), []).append(queryset)
         self.audited = [model for model in {*self.instances, *self.querysets} if audited(model)]
         self.loaded: dict[type[models.Model], dict[Any, _Row]] = {}
 
@@ -237,9 +238,15 @@ class _DeletionSet:
             links = [(field, instance.__dict__.get(field.attname)) for field in _cascading_links(model)]
         for field, target in links:
             parent = field.related_model._meta.concrete_model
-            if target is not None and (target in self.instances.get(parent, ()) or target in self.loaded.get(parent, ())):
+            if target is not None and (
+                target in self.instances.get(parent, ()) or target in self.loaded.get(parent, ())
+            ):
                 return parent, target
         return None
+
+
+def _concrete(model: type[models.Model]) -> type[models.Model]:
+    return model._meta.concrete_model or model
 
 
 def _cascading_links(model: type[models.Model]) -> list[models.Field]:
@@ -248,8 +255,8 @@ def _cascading_links(model: type[models.Model]) -> list[models.Field]:
         field
         for field in model._meta.concrete_fields
         if (field.many_to_one or field.one_to_one)
-        and not field.remote_field.parent_link
-        and field.remote_field.on_delete is deletion.CASCADE
+        and not getattr(field.remote_field, "parent_link", False)
+        and getattr(field.remote_field, "on_delete", None) is deletion.CASCADE
     ]
 
 
@@ -284,7 +291,9 @@ def _load(model, using, instances, querysets):
             if pk in rows:
                 continue
             by_field = dict(zip(needed, values, strict=True))
-            stored = {field.name: entries.stored_form(field, by_field[field]) for field in tracked} if need_values else None
+            stored = (
+                {field.name: entries.stored_form(field, by_field[field]) for field in tracked} if need_values else None
+            )
             rows[pk] = _Row(pk, [(field, by_field[field]) for field in links], None, stored)
     return rows
 
@@ -295,7 +304,9 @@ def _row_of(instance, links, tracked, need_values, need_text):
         instance.pk,
         [(field, loaded.get(field.attname)) for field in links],
         _text(instance) if need_text else None,
-        {field.name: entries.stored_form(field, loaded.get(field.attname)) for field in tracked} if need_values else None,
+        {field.name: entries.stored_form(field, loaded.get(field.attname)) for field in tracked}
+        if need_values
+        else None,
     )
 
 

@@ -82,7 +82,9 @@ def redact(model: type[models.Model], pk: Any, fields: Iterable[str], reason: st
         last_id = ids[-1]
         with transaction.atomic(using=using):
             batch = records.filter(id__in=ids)
-            alive = {stored_pk(model, pk) for pk in base.filter(pk__in=_keys(model, batch)).values_list("pk", flat=True)}
+            alive = {
+                stored_pk(model, pk) for pk in base.filter(pk__in=_keys(model, batch)).values_list("pk", flat=True)
+            }
             redacted += _redact_batch(model, base.none(), batch.exclude(object_pk__in=alive), names, entry)
     return redacted
 
@@ -98,7 +100,12 @@ def _keys(model: type[models.Model], records: models.QuerySet) -> list[Any]:
 
 
 def _redact_batch(
-    model: type[models.Model], rows: models.QuerySet, records: models.QuerySet, names: list[str], entry: dict, force: bool = False
+    model: type[models.Model],
+    rows: models.QuerySet,
+    records: models.QuerySet,
+    names: list[str],
+    entry: dict,
+    force: bool = False,
 ) -> int:
     """Redact the histories of `rows` and `records` (locked). Each history that held a value of `names` (each, with
     `force`) gets `entry`: in the row when it is alive, else in its last archived record. Returns the number of

@@ -24,7 +24,7 @@ from django.utils import timezone
 from . import entries, tracker
 from .archive import ArchivedHistory
 from .expressions import HistoryLength, append_entries
-from .sequence import history_model, stored_pk
+from .sequence import column, history_model, stored_pk
 
 PRUNE = "prune"
 
@@ -135,10 +135,10 @@ def _move_to_archive(model: type[models.Model], using: str, cuts: dict[Any, int]
     insert, update = _MOVE[connection.vendor]
     names = {
         "archive": quote(ArchivedHistory._meta.db_table),
-        "columns": ", ".join(quote(ArchivedHistory._meta.get_field(name).column) for name in _CHUNK_COLUMNS),
-        "history": quote(model._meta.get_field("history").column),
+        "columns": ", ".join(quote(column(ArchivedHistory, name)) for name in _CHUNK_COLUMNS),
+        "history": quote(column(model, "history")),
         "table": quote(opts.db_table),
-        "pk": quote(opts.pk.column),
+        "pk": quote(column(history_model(model), "pk")),
         "pk_type": opts.pk.cast_db_type(connection),
     }
     keyed = json.dumps(
@@ -241,7 +241,7 @@ def _prune_archive(label, before, since, using, dry_run, batch_size, counts):
     """Whole records older than `before` go; records straddling it lose their older entries. Returns the keys of
     the chunks (records of live rows) shortened, whose rows get a "prune" entry."""
     records = ArchivedHistory.objects.using(using).filter(model_label=label)
-    shortened = set()
+    shortened: set[str] = set()
     old = records.filter(last_at__lt=before)
     straddling = records.filter(first_at__lt=before, last_at__gte=before)
     if dry_run:
@@ -252,7 +252,11 @@ def _prune_archive(label, before, since, using, dry_run, batch_size, counts):
         return shortened
     while True:
         with transaction.atomic(using=using):
-            batch = list(old.order_by("id").select_for_update().values_list("id", "entry_count", "object_pk", "deleted")[:batch_size])
+            batch = list(
+                old.order_by("id")
+                .select_for_update()
+                .values_list("id", "entry_count", "object_pk", "deleted")[:batch_size]
+            )
             if not batch:
                 break
             records.filter(id__in=[row[0] for row in batch]).delete()
@@ -272,8 +276,7 @@ def _prune_archive(label, before, since, using, dry_run, batch_size, counts):
                 break
             last_id = batch[-1][0]
             chosen = records.filter(id__in=[row[0] for row in batch])
-            kept = EntriesSince("entries", since)
-            models.QuerySet.update(chosen, entries=kept)
+            models.QuerySet.update(chosen, entries=EntriesSince("entries", since))
             models.QuerySet.update(chosen, entry_count=HistoryLength("entries"), first_at=FirstEntryMoment("entries"))
             left = sum(chosen.values_list("entry_count", flat=True))
         counts["entries"] += sum(row[1] for row in batch) - left
@@ -289,9 +292,12 @@ def _prune_rows(model, since, using, dry_run, batch_size, counts, entry, shorten
         pruned = [(pk, total - kept) for pk, total, kept in lengths.values_list("pk", "_all", "_kept")]
         counts["entries"] += sum(removed for _pk, removed in pruned)
         chunk_rows = {model._meta.pk.to_python(pk) for pk in shortened_chunks}
-        counts["rows"] += len({pk for pk, removed in pruned if removed} | set(base.filter(pk__in=chunk_rows).values_list("pk", flat=True)))
+        counts["rows"] += len(
+            {pk for pk, removed in pruned if removed}
+            | set(base.filter(pk__in=chunk_rows).values_list("pk", flat=True))
+        )
         return
-    done = set()
+    done: set[Any] = set()
     last_pk = None
     while True:
         with transaction.atomic(using=using):

@@ -9,21 +9,14 @@ one page, not the history.
 
 import functools
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from django.db import models, router
 
 from . import entries
 from .archive import ArchivedHistory
 from .expressions import HistoryEntries, HistoryLength
-
-try:  # the reading helpers (as_of, versions, diff, revert_to), when the project has them
-    from .reads import HistoryReads as _Reads  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - reads.py is written alongside this module
-
-    class _Reads:  # type: ignore[no-redef]
-        """Nothing more than the sequence itself."""
-
+from .reads import HistoryReads
 
 # Entries read per query.
 PAGE_SIZE = 200
@@ -41,7 +34,13 @@ def audited(model: type[models.Model]) -> bool:
 
 def history_model(model: type[models.Model]) -> type[models.Model]:
     """The concrete model whose table holds `model`'s history column (a parent's, under multi-table inheritance)."""
-    return model._meta.get_field("history").model._meta.concrete_model  # type: ignore[union-attr,return-value]
+    return cast(type[models.Model], model._meta.get_field("history").model._meta.concrete_model)
+
+
+def column(model: type[models.Model], name: str) -> str:
+    """The database column of `model`'s concrete field `name` ("pk" for its primary key)."""
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return cast(str, cast(models.Field, field).column)
 
 
 def stored_pk(model: type[models.Model], pk: Any) -> str:
@@ -58,12 +57,13 @@ class _Part:
         self.record, self.start, self.count = record, start, count
 
 
-class HistoryOfRow(_Reads, Sequence):  # type: ignore[misc,type-arg]
+class HistoryOfRow(HistoryReads, Sequence):
     """The complete history of the row of `model` keyed `pk`, oldest first: archived entries, then the row's own.
 
     Supports len(), indexing (negative too), slicing and iteration; nothing is read until it is used, then the
     sizes of its parts once, and entries a page at a time. It reads the history as it stood when first used.
-    `instance` is the row as it is now (None when it was deleted for real).
+    `instance` is the row as it is now (None when it was deleted for real). The reading methods of `obj.history`
+    (`as_of()`, `versions()`, `diff()`, `revert_to()`: see reads.py) work on it too, over the whole history.
     """
 
     def __init__(self, model: type[models.Model], pk: Any, using: str | None = None) -> None:
@@ -71,13 +71,21 @@ class HistoryOfRow(_Reads, Sequence):  # type: ignore[misc,type-arg]
         self.pk = model._meta.pk.to_python(pk)
         self.using = using or router.db_for_read(model)
         self._pages: dict[tuple[int | None, int], list[dict[str, Any]]] = {}
+        self._instance: list[models.Model | None] = []  # read when first asked for
 
     def __repr__(self) -> str:
         return f"<history_of {self.model._meta.label} {self.pk!r}>"
 
-    @functools.cached_property
+    @property
     def instance(self) -> models.Model | None:
-        return self.model._base_manager.db_manager(self.using).filter(pk=self.pk).first()
+        """The row as it is now, read when first asked for; None when it was deleted for real."""
+        if not self._instance:
+            self._instance.append(self.model._base_manager.db_manager(self.using).filter(pk=self.pk).first())
+        return self._instance[0]
+
+    @instance.setter
+    def instance(self, value: models.Model | None) -> None:
+        self._instance[:] = [value]
 
     @functools.cached_property
     def _parts(self) -> list[_Part]:

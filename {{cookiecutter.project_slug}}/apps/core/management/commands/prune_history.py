@@ -33,7 +33,7 @@ def parse_before(text):
 class Command(BaseCommand):
     help = (
         "Remove the history entries older than a date: archived records of deleted rows, archived chunks of long "
-        "histories and entries still in the rows (each row shortened gets a \"prune\" entry). Runs in batches, each "
+        'histories and entries still in the rows (each row shortened gets a "prune" entry). Runs in batches, each '
         "in its own transaction; safe to run from cron or as a periodic task."
     )
 
@@ -69,6 +69,6 @@ class Command(BaseCommand):
             rows = "would get" if dry_run else "got"
             self.stdout.write(
                 f"{label}: {verb.lower()} {counts['entries']} entries ({counts['records']} archived records whole); "
-                f"{counts['rows']} rows {rows} a \"prune\" entry"
+                f'{counts["rows"]} rows {rows} a "prune" entry'
             )
         self.stdout.write(f"{verb} {total} entries older than {retention.iso(moment)}.")

@@ -13,7 +13,7 @@ from ._audit_arguments import audited_model
 class Command(BaseCommand):
     help = (
         "Replace the recorded values of the named fields in the history of one row (in the row and in the archive), "
-        "or of every row of the model with --all, with a marker; each history changed gets a \"redact\" entry "
+        'or of every row of the model with --all, with a marker; each history changed gets a "redact" entry '
         "naming the fields and the reason."
     )
 

@@ -13,6 +13,9 @@ class Folder(models.Model):
 
     name = models.CharField(max_length=50)
 
+    def __str__(self):
+        return self.name
+
 
 class Note(TrackableModel):
     """An integer key; deleted with its folder or its owner."""

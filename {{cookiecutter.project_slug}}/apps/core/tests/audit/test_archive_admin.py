@@ -55,7 +55,9 @@ def test_the_change_list_links_to_the_deleted_rows(admin_client):
 
 
 def test_deleted_rows_are_listed_newest_first_with_who_and_when(admin_client, admin_user):
-    admin_client.post(reverse("admin:archiveapp_note_delete", args=[Note.objects.create(title="older").pk]), {"post": "yes"})
+    admin_client.post(
+        reverse("admin:archiveapp_note_delete", args=[Note.objects.create(title="older").pk]), {"post": "yes"}
+    )
     deleted("newer")
 
     response = admin_client.get(reverse("admin:archiveapp_note_deleted_rows"))
@@ -80,7 +82,8 @@ def test_a_deleted_row_shows_its_last_values_and_history(admin_client):
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "second" in html and "text" in html
+    assert "second" in html
+    assert "text" in html
     assert "3 changes, newest first." in html
     assert f"Key {pk}" in html
     assert 'name="recover"' in html

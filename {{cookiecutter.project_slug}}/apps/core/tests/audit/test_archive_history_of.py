@@ -27,7 +27,9 @@ def test_an_alive_row_reads_its_own_history():
     assert len(history) == 2
     assert actions(history) == ["create", "update"]
     assert history[-1]["changes"]["title"] == {"old": "a", "new": "b"}
-    assert history.model is Note and history.pk == note.pk and history.instance == note
+    assert history.model is Note
+    assert history.pk == note.pk
+    assert history.instance == note
 
 
 def test_a_soft_deleted_row_and_a_row_deleted_for_real_keep_their_history():

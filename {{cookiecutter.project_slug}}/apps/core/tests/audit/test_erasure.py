@@ -45,7 +45,8 @@ def test_redact_history_replaces_the_values_in_the_row_and_adds_a_redact_entry(u
     assert redact["fields"] == ["secret"]
     assert redact["reason"] == "GDPR request 42"
     assert redact["by"] == user.pk
-    assert "s1" not in str(history) and "s2" not in str(history)
+    assert "s1" not in str(history)
+    assert "s2" not in str(history)
     assert Note.objects.get(pk=note.pk).secret == "s2"  # the current value is not the history's to erase
 
 
@@ -71,8 +72,7 @@ def test_the_command_redacts_a_deleted_row_in_its_record_and_last_values():
     output = command("archiveapp.Note", str(pk), "--fields", "secret", "--reason", "erasure")
 
     record = ArchivedHistory.objects.get(object_pk=str(pk))
-    assert record.values["secret"] == REDACTED
-    assert record.values["title"] == "gone"
+    assert record.values == {**(record.values or {}), "secret": REDACTED, "title": "gone"}
     assert "hunter2" not in str(record.entries)
     assert record.entries[-1]["action"] == "redact"
     assert record.entry_count == len(record.entries)
@@ -89,7 +89,7 @@ def test_a_whole_model_is_redacted_in_one_command():
     command("archiveapp.Note", "--all", "--fields", "secret", "--reason", "secrets recorded before history_exclude")
 
     assert values_of(Note.objects.get(pk=kept.pk).history, "secret") == [{"old": REDACTED, "new": REDACTED}]
-    assert "y" not in str(ArchivedHistory.objects.get(object_pk=str(gone_pk)).values["secret"])
+    assert (ArchivedHistory.objects.get(object_pk=str(gone_pk)).values or {})["secret"] == REDACTED
     assert len(untouched.history) == 1
 
 
