@@ -9,10 +9,11 @@ instance) is seen.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
     from django.http import HttpRequest
 
 _acting_user: ContextVar["_Explicit | None"] = ContextVar("acting_user", default=None)
@@ -20,7 +21,7 @@ _current_request: ContextVar["HttpRequest | None"] = ContextVar("current_request
 
 
 @contextmanager
-def acting_as(user: "AbstractBaseUser | None") -> Iterator["AbstractBaseUser | None"]:
+def acting_as(user: "AbstractBaseUser | AnonymousUser | None") -> Iterator["AbstractBaseUser | AnonymousUser | None"]:
     """Attribute every save inside the block to `user` (or to nobody, with None); wins over the request's user."""
     token = _acting_user.set(_Explicit(user))
     try:
@@ -36,7 +37,7 @@ def get_current_user() -> "AbstractBaseUser | None":
     this through `sync_to_async`, as `Model.asave()` does.
     """
     explicit = _acting_user.get()
-    user = explicit.user if explicit is not None else getattr(_current_request.get(), "user", None)
+    user: Any = explicit.user if explicit is not None else getattr(_current_request.get(), "user", None)
     if user is None or not user.is_authenticated:
         return None
     return user
@@ -62,5 +63,5 @@ class _Explicit:
 
     __slots__ = ("user",)
 
-    def __init__(self, user: "AbstractBaseUser | None") -> None:
+    def __init__(self, user: "AbstractBaseUser | AnonymousUser | None") -> None:
         self.user = user

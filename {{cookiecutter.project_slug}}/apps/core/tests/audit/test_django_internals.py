@@ -29,12 +29,16 @@ def test_a_marker_dies_with_its_savepoint_and_lives_on_with_its_transaction():
     try:
         with transaction.atomic():
             inner = django_internals.transaction_marker("default")
+            assert inner is not None
+            assert outer is not None
             assert inner is not outer
             assert inner.alive
             raise RuntimeError
     except RuntimeError:
         pass
 
+    assert inner is not None
+    assert outer is not None
     assert not inner.alive
     assert outer.alive
     assert django_internals.transaction_marker("default") is outer
@@ -44,6 +48,7 @@ def test_a_marker_dies_with_its_savepoint_and_lives_on_with_its_transaction():
 def test_a_marker_is_committed_with_its_transaction_and_dead_after_a_rollback():
     with transaction.atomic():
         committed = django_internals.transaction_marker("default")
+    assert committed is not None
     try:
         with transaction.atomic():
             rolled_back = django_internals.transaction_marker("default")
@@ -51,6 +56,7 @@ def test_a_marker_is_committed_with_its_transaction_and_dead_after_a_rollback():
     except RuntimeError:
         pass
 
+    assert rolled_back is not None
     assert committed.committed
     assert committed.alive
     assert not rolled_back.alive
@@ -61,7 +67,8 @@ def test_one_marker_is_shared_by_everything_in_the_same_savepoint():
     second = django_internals.transaction_marker("default")
 
     assert first is second
-    assert sum(callback is first for _sids, callback, _robust in connection.run_on_commit) == 1
+    hooks = connection.run_on_commit  # (savepoint ids, callback, robust); django-stubs still types it as a pair
+    assert sum(callback is first for _sids, callback, _robust in hooks) == 1  # type: ignore[misc]
 
 
 def test_instances_of_one_batch_are_linked_as_peers():
@@ -89,7 +96,7 @@ def test_check_update_raises_djangos_error_without_a_query(django_assert_num_que
 
 def test_defer_in_place_defers_the_queryset_itself():
     DocumentFactory.create()
-    queryset = QuerySet(Document)
+    queryset: QuerySet[Document] = QuerySet(Document)
 
     assert django_internals.defer_in_place(queryset, "history") is queryset
     assert queryset.get().get_deferred_fields() == {"history"}

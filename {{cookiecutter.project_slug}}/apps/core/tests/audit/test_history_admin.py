@@ -79,7 +79,7 @@ def test_entry_times_use_the_admins_date_format(admin_client):
 
     table = history_table(change_page(admin_client, document))
 
-    assert formats.localize(timezone.template_localtime(document.created_at)) in table
+    assert formats.localize(timezone.template_localtime(document.created_at)) in table  # type: ignore[attr-defined]
 
 
 def test_a_create_entry_does_not_list_empty_fields_and_text_keeps_its_line_breaks(admin_client):

@@ -262,7 +262,7 @@ def test_check_reports_a_misspelt_history_exclude():
         class Meta:
             app_label = "testapp"
 
-    errors = [error for error in Misspelt.check() if error.id.startswith("core.")]
+    errors = [error for error in Misspelt.check() if str(error.id).startswith("core.")]
     assert [error.id for error in errors] == ["core.E002"]
     assert "api_tokn" in errors[0].msg
 
@@ -276,7 +276,7 @@ def test_check_reports_a_history_exclude_written_as_a_bare_string():
         class Meta:
             app_label = "testapp"
 
-    errors = [error for error in BareString.check() if error.id.startswith("core.")]
+    errors = [error for error in BareString.check() if str(error.id).startswith("core.")]
     assert [error.id for error in errors] == ["core.E001"]
     assert isinstance(errors[0], checks.Error)
 

@@ -95,8 +95,9 @@ def test_the_history_cannot_be_set_by_an_update():
 
 def test_bulk_update_without_fields_raises_as_django_does():
     document = DocumentFactory.create()
+    no_fields: list[str] = []  # (a literal [] is refused by django-stubs already)
     with pytest.raises(ValueError, match="Field names must be given to bulk_update"):
-        Document.objects.bulk_update([document], [])
+        Document.objects.bulk_update([document], no_fields)
 
 
 class WriteToOther:
@@ -283,7 +284,12 @@ def test_an_upsert_on_the_primary_key_works_as_in_django():
 def test_an_upsert_on_a_field_that_is_not_concrete_raises_djangos_error(option):
     options = {"unique_fields": ["name"], "update_fields": ["name"], option: ["pages"]}  # a reverse relation
     with pytest.raises(ValueError, match="can only be used with concrete fields"):
-        Folder.objects.bulk_create([Folder(name="f")], update_conflicts=True, **options)
+        Folder.objects.bulk_create(
+            [Folder(name="f")],
+            update_conflicts=True,
+            unique_fields=options["unique_fields"],
+            update_fields=options["update_fields"],
+        )
 
 
 def test_a_bulk_create_of_one_row_is_one_statement(django_assert_num_queries):

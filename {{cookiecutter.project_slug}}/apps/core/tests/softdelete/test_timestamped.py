@@ -43,6 +43,7 @@ def test_delete_is_soft_and_recorded(user):
     entry = deleted.history[-1]
     assert entry["action"] == "delete"
     assert entry["changes"]["date_deleted"]["old"] is None
+    assert note.date_deleted is not None
     assert entry["changes"]["date_deleted"]["new"] == note.date_deleted.isoformat()
     assert entry["by"] == user.pk
 
@@ -100,6 +101,7 @@ def test_queryset_delete_is_soft_and_recorded_on_each_row(user):
         assert note.is_deleted
         assert note.updated_by == user
         assert [entry["action"] for entry in note.history] == ["create", "delete"]
+        assert note.date_deleted is not None
         assert note.history[-1]["changes"]["date_deleted"]["new"] == note.date_deleted.isoformat()
     assert actions(kept) == ["create"]
 

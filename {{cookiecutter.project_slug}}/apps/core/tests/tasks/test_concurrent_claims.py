@@ -17,7 +17,7 @@ def test_concurrent_claims_hand_out_every_task_exactly_once():
     tasks = TaskFactory.create_batch(400)
 
     def worker(index, barrier):
-        claimed = []
+        claimed: list[int] = []
         barrier.wait()
         while batch := Task.objects.claim(count=5):
             assert len(batch) <= 5

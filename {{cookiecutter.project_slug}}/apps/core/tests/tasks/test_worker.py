@@ -5,6 +5,7 @@ import datetime
 import logging
 import threading
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -119,7 +120,7 @@ def test_a_task_of_an_unserved_ingestor_stays_pending():
 
 
 def test_the_ingestor_runs_outside_any_transaction_acting_as_nobody(registry):
-    seen = {}
+    seen: dict[str, object] = {}
 
     @ingestor("probe")
     def probe(task):
@@ -243,7 +244,7 @@ def test_a_task_whose_last_attempt_died_is_failed_and_says_why():
 
 
 def test_the_worker_renews_the_leases_of_running_tasks(registry):
-    leases = []
+    leases: list[Any] = []
 
     @ingestor("long")
     def long_task(task):

@@ -1,7 +1,7 @@
 """Models as a service would write them, one per behaviour under test. They exist only in the test database."""
 
 import uuid
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
@@ -28,7 +28,13 @@ class Point:
         raise RuntimeError("Point has no text form of its own.")
 
 
-class PointField(models.CharField):
+if TYPE_CHECKING:  # a CharField that takes and gives Points
+    _PointFieldBase = models.CharField[Point | str | None, Point | None]
+else:
+    _PointFieldBase = models.CharField
+
+
+class PointField(_PointFieldBase):
     """A custom field as teams write them: a Python object in memory, its own text form in the database."""
 
     def __init__(self, *args, **kwargs):
