@@ -2,10 +2,10 @@
 
 **The in-row limit.** The database rewrites a row's whole history column on every append, so a save's cost grows
 with the history. A model (or the project, with the setting `AUDIT_HISTORY_ROW_LIMIT`) can set
-`history_row_limit = N`: once a row holds more than N + N/2 entries, the oldest ones move into one ArchivedHistory
-chunk and the row keeps its newest N. The check is part of the write (one small query after a save, or before a
-QuerySet.update() of the rows it matches) and the move is two statements once every N/2 writes, so no worker has to
-run for it. `history_of()` reads the chunks and the row as one history; `obj.history` is what the row holds.
+`history_row_limit = N`: a row never holds more than N entries. Once a write takes it past N, its oldest entries move
+into one ArchivedHistory chunk and the row keeps its newest N/2, so that the next move is N/2 writes away. The check
+is part of the write (one small query after a save, or before a QuerySet.update() of the rows it matches) and the
+move is two statements, so no worker has to run for it. `history_of()` reads the chunks and the row as one history; `obj.history` is what the row holds.
 
 **Retention.** `prune()` removes entries older than a date from the archive and from the rows, in batches of
 `batch_size` rows, each batch in its own transaction (a failure leaves every batch it did not reach untouched), and
@@ -38,10 +38,9 @@ def row_limit(model: type[models.Model]) -> int | None:
     return getattr(model, "history_row_limit", getattr(settings, "AUDIT_HISTORY_ROW_LIMIT", None))
 
 
-def _threshold(limit: int) -> int:
-    """The in-row length above which a row is trimmed back to `limit`: the slack makes a move every limit/2 writes
-    rather than on every write."""
-    return limit + max(limit // 2, 1)
+def _kept(limit: int) -> int:
+    """The entries a trimmed row keeps: its newest half, so that moves come every limit/2 writes, not on every one."""
+    return limit - limit // 2
 
 
 def after_save(instance: models.Model, using: str) -> None:
@@ -52,7 +51,7 @@ def after_save(instance: models.Model, using: str) -> None:
         return
     rows = model._base_manager.db_manager(using).filter(pk=instance.pk)
     length = rows.annotate(_entries=HistoryLength("history")).values_list("_entries", flat=True).first()
-    if length is not None and length > _threshold(limit):
+    if length is not None and length > limit:
         trim(model, using, rows)
 
 
@@ -60,16 +59,17 @@ def before_update(queryset: models.QuerySet) -> None:
     """Trim the rows a QuerySet.update() is about to append to, where they reached their model's limit."""
     limit = row_limit(queryset.model)
     if limit is not None:
-        trim(queryset.model, queryset.db, queryset, threshold=_threshold(limit) - 1)
+        trim(queryset.model, queryset.db, queryset, threshold=limit - 1)
 
 
 def trim(model: type[models.Model], using: str, rows: models.QuerySet, threshold: int | None = None) -> int:
-    """Move the oldest entries of each row of `rows` holding more than `threshold` entries into the archive, so
-    that it keeps its newest `history_row_limit`. Returns the number of rows trimmed."""
+    """Move the oldest entries of each row of `rows` holding more than `threshold` (by default its model's
+    `history_row_limit`) into the archive, so that it keeps the newest half of its limit. Returns the number of rows
+    trimmed."""
     limit = row_limit(model)
     if limit is None:
         return 0
-    threshold = _threshold(limit) if threshold is None else threshold
+    threshold = limit if threshold is None else threshold
     base = model._base_manager.db_manager(using)
     with transaction.atomic(using=using, savepoint=False):
         over = (
@@ -79,7 +79,7 @@ def trim(model: type[models.Model], using: str, rows: models.QuerySet, threshold
             .filter(_entries__gt=threshold)
             .values_list("pk", "_entries")
         )
-        cuts = {pk: length - limit for pk, length in over}
+        cuts = {pk: length - _kept(limit) for pk, length in over}
         if cuts:
             _move_to_archive(model, using, cuts)
     return len(cuts)

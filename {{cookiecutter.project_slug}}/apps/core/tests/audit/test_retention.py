@@ -34,13 +34,13 @@ def saved_times(gauge, times):
 def test_saves_past_the_limit_move_the_oldest_entries_to_the_archive():
     gauge = Gauge.objects.create()
 
-    saved_times(gauge, 14)  # 15 entries: within the limit and half of it
-    assert len(Gauge.objects.get(pk=gauge.pk).history) == 15
+    saved_times(gauge, 9)  # 10 entries: the limit
+    assert len(Gauge.objects.get(pk=gauge.pk).history) == 10
     assert not ArchivedHistory.objects.exists()
 
-    saved_times(gauge, 1)  # 16: the oldest 6 move out, the row keeps its newest 10
+    saved_times(gauge, 1)  # 11: the oldest 6 move out, the row keeps its newest 5
     in_row = Gauge.objects.get(pk=gauge.pk).history
-    assert readings(in_row) == list(range(6, 16))
+    assert readings(in_row) == list(range(6, 11))
     chunk = ArchivedHistory.objects.get()
     assert not chunk.deleted
     assert chunk.values is None
@@ -57,7 +57,7 @@ def test_a_long_history_never_holds_much_more_than_its_limit_and_reads_whole():
 
     for _ in range(100):
         saved_times(gauge, 1)
-        assert len(Gauge.objects.get(pk=gauge.pk).history) <= 15
+        assert len(Gauge.objects.get(pk=gauge.pk).history) <= 10
 
     assert readings(Gauge.history_of(gauge.pk)) == list(range(101))
 
@@ -68,7 +68,7 @@ def test_a_queryset_update_trims_the_rows_it_updates():
         Gauge.objects.filter(pk__in=[g.pk for g in gauges[:2]]).update(reading=timezone.now().microsecond)
 
     for gauge in gauges[:2]:
-        assert len(Gauge.objects.get(pk=gauge.pk).history) <= 16
+        assert len(Gauge.objects.get(pk=gauge.pk).history) <= 10
         assert len(Gauge.history_of(gauge.pk)) == 41
     assert len(Gauge.objects.get(pk=gauges[2].pk).history) == 1
 
@@ -88,7 +88,7 @@ def test_the_project_setting_applies_where_the_model_sets_nothing(settings):
         note.title = str(n)
         note.save()
 
-    assert len(Note.objects.get(pk=note.pk).history) <= 15
+    assert len(Note.objects.get(pk=note.pk).history) <= 10
     assert len(Note.history_of(note.pk)) == 20
 
 
