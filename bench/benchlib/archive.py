@@ -119,7 +119,7 @@ def measure_history_of(alias, length, repeats):
         reset_tables(alias, [Trackable, _archive_model()])
     errors = []
     if len(page) != 100 or final.get("action") != "delete" or whole != length:
-        errors.append(f"history_of() read {len(page)} entries for the first page, a last entry {final!r}, {whole:,} in all")
+        errors.append(f"history_of() read a first page of {len(page)}, a last entry {final!r}, {whole:,} in all")
     return median(first), median(last), whole, errors
 
 
@@ -143,8 +143,8 @@ def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
     saves_ratio = saves[lengths[-1]][0] / base
     notes = [
         f"Saves: get(pk=) + change one field + save(), history_row_limit = {LIMIT:,} (a row past it keeps its",
-        f"newest {LIMIT - LIMIT // 2:,}, the rest move to the archive); median of {repeats} saves after the row's set-up,",
-        "and their mean.",
+        f"newest {LIMIT - LIMIT // 2:,}, the rest move to the archive); median of {repeats} saves after the row's",
+        "set-up, and their mean.",
         f"Save with {lengths[-1]:,} entries / with {lengths[0]:,}: {fmt_ratio(saves_ratio)} (goal: at most 1.50x).",
         f"QuerySet.delete() of {delete_rows:,} rows, median of {delete_rounds}: "
         f"plain {fmt_seconds(deletes['plain'])},",
