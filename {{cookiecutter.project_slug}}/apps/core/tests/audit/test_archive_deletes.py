@@ -30,7 +30,7 @@ from ..archiveapp.models import (
     Ticket,
 )
 from ..factories import UserFactory
-from ..testapp.models import Document as TestappDocument
+from ..testapp.models import Document as WideDocument
 from ..testapp.models import Switch
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +143,19 @@ def test_a_multi_table_child_keeps_one_record_under_its_own_model():
     assert records[0].values == {"name": "r", "serves_pizza": True}
 
 
+def test_a_child_deleted_keeping_its_parent_is_archived_and_the_parent_row_stays():
+    restaurant = Restaurant.objects.create(name="r", serves_pizza=True)
+    pk = restaurant.pk
+
+    restaurant.delete(keep_parents=True)
+
+    record = record_of(Restaurant, pk)
+    assert record.values == {"name": "r", "serves_pizza": True}
+    assert record.entries[-1]["action"] == "delete"
+    assert Place.objects.filter(pk=pk).exists()
+    assert not ArchivedHistory.objects.filter(model_label="archiveapp.place").exists()
+
+
 def test_deleting_a_multi_table_parent_archives_the_child_it_takes_with_it():
     restaurant = Restaurant.objects.create(name="r")
     pk = restaurant.pk
@@ -224,7 +237,7 @@ def stored_values(obj):
             author=Author.objects.create(name="a"),
         ),
         lambda: Invoice.objects.create(number=0, amount=Decimal("0")),
-        lambda: TestappDocument.objects.create(
+        lambda: WideDocument.objects.create(
             title="t", price=Decimal("1.5"), attachment="docs/a.pdf", data={"a": 1}
         ),
         lambda: Switch.objects.create(on=True, count=3, ratio=0.25),

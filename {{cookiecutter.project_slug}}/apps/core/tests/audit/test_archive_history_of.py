@@ -4,6 +4,7 @@ page at a time."""
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.core.audit import sequence
 from apps.core.models import ArchivedHistory
@@ -128,3 +129,29 @@ def test_obj_history_stays_the_in_row_part():
     assert in_row[0]["action"] != "create"
     whole = list(Gauge.history_of(gauge.pk))
     assert whole[-len(in_row) :] == list(in_row)
+
+
+def test_the_reading_methods_work_over_the_archived_part():
+    gauge = Gauge.objects.create(reading=0)
+    moments = []
+    for reading in range(1, 30):
+        gauge.reading = reading
+        gauge.save()
+        moments.append(timezone.now())
+    history = Gauge.history_of(gauge.pk)
+    assert ArchivedHistory.objects.filter(object_pk=str(gauge.pk)).exists()
+
+    assert history.as_of(moments[2]).reading == 3  # an entry long moved to the archive
+    assert history.diff(0, -1) == {"reading": {"old": 0, "new": 29}}
+    assert [values["reading"] for _entry, values in history.versions()] == list(range(30))
+
+
+def test_a_deleted_row_reads_as_it_was():
+    note = Note.objects.create(title="kept in the archive")
+    pk = note.pk
+    note.delete()
+
+    history = Note.history_of(pk)
+
+    assert history.instance is None
+    assert history.as_of(timezone.now()).title == "kept in the archive"
