@@ -56,8 +56,9 @@ class ResultStatusFilter(admin.SimpleListFilter):
         return ResultStatus.choices
 
     def queryset(self, request, queryset):
-        if self.value() in CURRENT_STATUS:
-            return queryset.filter(CURRENT_STATUS[self.value()])
+        value = self.value()
+        if value in ResultStatus.values:
+            return queryset.filter(CURRENT_STATUS[ResultStatus(value)])
         return None
 
 
@@ -179,7 +180,7 @@ class PeriodicRunAdmin(admin.ModelAdmin):
                 "target": schedule.target,
                 "cron": schedule.cron,
                 "next_run": schedule.next_slot(now),
-                "last_run": getattr(PeriodicRun.objects.latest(schedule), "slot", None),
+                "last_run": getattr(PeriodicRun.objects.latest_run(schedule), "slot", None),
             }
             for schedule in sorted(registered_schedules().values(), key=lambda schedule: schedule.key)
         ]

@@ -77,14 +77,14 @@ class TaskQuerySet(models.QuerySet["Task", "Task"]):
             task_ingestors = (task_ingestor,)
         if task_ingestors is not None:
             task_ingestors = tuple(task_ingestors)
-        if queues is not None and queues != ALL_QUEUES:
-            queues = tuple(queues)
-        if _selection(task_ingestors, queues) is None:
+        # A tuple (hashable: the statement cache's key), ALL_QUEUES or None.
+        served_queues = queues if queues is None or isinstance(queues, str) else tuple(queues)
+        if _selection(task_ingestors, served_queues) is None:
             return []
         connection = connections[self.db]
         table = self.model._meta.get_field("status").model._meta
         own_table = table.concrete_model is self.model._meta.concrete_model
-        sql, oldest_params = self._claim_statement(connection, table, own_table, count, task_ingestors, queues)
+        sql, oldest_params = self._claim_statement(connection, table, own_table, count, task_ingestors, served_queues)
         now = timezone.now()
         if isinstance(lease, int | float):
             lease = datetime.timedelta(seconds=lease)

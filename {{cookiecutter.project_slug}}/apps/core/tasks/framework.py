@@ -3,7 +3,7 @@ backport (Django 5.2). The rest of the task system imports these names from here
 """
 
 try:
-    from django.tasks import (
+    from django.tasks import (  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
         DEFAULT_TASK_BACKEND_ALIAS,
         DEFAULT_TASK_QUEUE_NAME,
         Task,
@@ -13,12 +13,12 @@ try:
         task,
         task_backends,
     )
-    from django.tasks.backends.base import BaseTaskBackend
-    from django.tasks.base import TaskError
-    from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
-    from django.tasks.signals import task_enqueued, task_finished, task_started
+    from django.tasks.backends.base import BaseTaskBackend  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
+    from django.tasks.base import TaskError  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
+    from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
+    from django.tasks.signals import task_enqueued, task_finished, task_started  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
 except ImportError:  # Django 5.2: the backport, a dependency of the 5.2 project
-    from django_tasks import (  # type: ignore[no-redef]
+    from django_tasks import (  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
         DEFAULT_TASK_BACKEND_ALIAS,
         DEFAULT_TASK_QUEUE_NAME,
         TaskContext,
@@ -27,11 +27,11 @@ except ImportError:  # Django 5.2: the backport, a dependency of the 5.2 project
         task,
         task_backends,
     )
-    from django_tasks.backends.base import BaseTaskBackend  # type: ignore[no-redef]
-    from django_tasks.base import Task, TaskError  # type: ignore[no-redef]
-    from django_tasks.exceptions import InvalidTaskError as InvalidTask  # type: ignore[no-redef]
-    from django_tasks.exceptions import TaskResultDoesNotExist  # type: ignore[no-redef]
-    from django_tasks.signals import task_enqueued, task_finished, task_started  # type: ignore[no-redef]
+    from django_tasks.backends.base import BaseTaskBackend  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
+    from django_tasks.base import Task, TaskError  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
+    from django_tasks.exceptions import InvalidTaskError as InvalidTask  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
+    from django_tasks.exceptions import TaskResultDoesNotExist  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
+    from django_tasks.signals import task_enqueued, task_finished, task_started  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
 
 __all__ = [
     "DEFAULT_TASK_BACKEND_ALIAS",

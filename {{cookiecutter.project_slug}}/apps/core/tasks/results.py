@@ -126,7 +126,7 @@ class TaskResultRecord(models.Model):
 
     def as_task_result(self, task: Task | None = None) -> TaskResult:
         """Django's TaskResult of this run, as it stands."""
-        result = TaskResult(
+        result: TaskResult = TaskResult(
             task=self.task(task),
             id=str(self.id),
             status=TaskResultStatus(self.current_status),

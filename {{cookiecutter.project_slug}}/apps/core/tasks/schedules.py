@@ -72,8 +72,9 @@ class Schedule:
             return str(self.task.enqueue().id)
         from .models import Task as QueuedTask
 
+        ingestor = str(self.ingestor)
         queued = QueuedTask.objects.using(using).create(
-            name=f"{self.ingestor} at {slot.isoformat()}", task_ingestor=self.ingestor
+            name=f"{ingestor} at {slot.isoformat()}", task_ingestor=ingestor
         )
         return str(queued.pk)
 
@@ -119,20 +120,20 @@ def autodiscover() -> None:
     autodiscover_modules("tasks")
 
 
-class PeriodicRunQuerySet(models.QuerySet):
+class PeriodicRunQuerySet(models.QuerySet["PeriodicRun"]):
     def run_once(self, schedule: Schedule, slot: datetime.datetime, worker: str = "") -> "PeriodicRun | None":
         """Record `slot` of `schedule` and enqueue its work, in one transaction; None when another worker has
         already done it (the unique constraint refused the row)."""
         try:
             with transaction.atomic(using=self.db):
-                run = self.create(schedule=schedule.key, slot=slot, worker=worker)
+                run: PeriodicRun = self.create(schedule=schedule.key, slot=slot, worker=worker)
                 run.reference = schedule.enqueue(slot, self.db)
                 run.save(update_fields=["reference"])
         except IntegrityError:
             return None
         return run
 
-    def latest(self, schedule: Schedule) -> "PeriodicRun | None":
+    def latest_run(self, schedule: Schedule) -> "PeriodicRun | None":
         return self.filter(schedule=schedule.key).order_by("-slot").first()
 
     def superseded(self) -> "PeriodicRunQuerySet":

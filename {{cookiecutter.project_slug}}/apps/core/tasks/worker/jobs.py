@@ -9,12 +9,12 @@ Both kinds go through the same steps, so a slot handles them alike: `start()` (o
 import datetime
 import json
 import traceback
-from typing import Any
 
 from django.utils import timezone
 
 from ..exceptions import TaskUnrunnable
-from ..framework import TaskContext, TaskResultStatus, task_finished, task_started
+from ..framework import Task as FrameworkTask
+from ..framework import TaskContext, TaskResult, TaskResultStatus, task_finished, task_started
 from ..ingestors import Ingestor
 from ..models import Task, TaskResultRecord
 from ..retries import RetryPolicy
@@ -64,8 +64,8 @@ class FunctionJob:
         self.using = using
         self.label = f"task {task.task_ingestor!r}"
         self.record: TaskResultRecord | None = None
-        self.function = None
-        self.result: Any = None
+        self.function: FrameworkTask | None = None
+        self.result: TaskResult | None = None
         self.final = False
 
     @property
@@ -77,26 +77,37 @@ class FunctionJob:
     def start(self) -> None:
         """Load the result and the function (TaskUnrunnable if either is missing), count this attempt in the
         result, and send `task_started`."""
-        self.record = TaskResultRecord.objects.using(self.using).filter(pk=self.task.result_id).first()
-        if self.record is None:
+        result_id = self.task.result_id
+        record = None if result_id is None else TaskResultRecord.objects.using(self.using).filter(pk=result_id).first()
+        if record is None:
             raise TaskUnrunnable(f"The result {self.task.result_id} of this task is gone (pruned or deleted).")
-        self.record.queued_task = self.task  # what the result's status reads, already at hand
-        self.function = self.record.task()
+        record.queued_task = self.task  # what the result's status reads, already at hand
+        self.record = record
+        self.function = function = record.task()
         now = timezone.now()
-        self.record.status = TaskResultStatus.RUNNING
-        self.record.started_at = self.record.started_at or now
-        self.record.last_attempted_at = now
-        self.record.worker_ids = [*self.record.worker_ids, self.worker_id]
-        self.record.save(update_fields=["status", "started_at", "last_attempted_at", "worker_ids"])
-        self.result = self.record.as_task_result(self.function)
+        record.status = TaskResultStatus.RUNNING
+        record.started_at = record.started_at or now
+        record.last_attempted_at = now
+        record.worker_ids = [*record.worker_ids, self.worker_id]
+        record.save(update_fields=["status", "started_at", "last_attempted_at", "worker_ids"])
+        self.result = record.as_task_result(function)
         task_started.send(self.sender, task_result=self.result)
 
+    def _started(self) -> tuple[TaskResultRecord, FrameworkTask]:
+        """The result and the function that start() loaded (start() raised if it could not)."""
+        if self.record is None or self.function is None:
+            raise TaskUnrunnable("The task was not started.")
+        return self.record, self.function
+
     def run(self) -> None:
-        record = self.record
-        if self.function.takes_context:
-            value = self.function.call(TaskContext(task_result=self.result), *record.args, **record.kwargs)
+        record, function = self._started()
+        if function.takes_context:
+            context: TaskContext = TaskContext(
+                task_result=record.as_task_result(function) if self.result is None else self.result
+            )
+            value = function.call(context, *record.args, **record.kwargs)
         else:
-            value = self.function.call(*record.args, **record.kwargs)
+            value = function.call(*record.args, **record.kwargs)
         try:
             record.return_value = json.loads(json.dumps(value, allow_nan=False))
         except (TypeError, ValueError) as error:
@@ -105,8 +116,8 @@ class FunctionJob:
             ) from None
 
     def succeed(self) -> None:
+        record, _ = self._started()
         self.task.complete_processing()
-        record = self.record
         record.status = TaskResultStatus.SUCCESSFUL
         record.finished_at = timezone.now()
         record.save(update_fields=["status", "finished_at", "return_value"])

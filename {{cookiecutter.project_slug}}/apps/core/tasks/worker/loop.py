@@ -82,6 +82,7 @@ class Worker:
         try:
             with self._signals:
                 self._recover_expired()
+                self._warn_unserved()
                 while True:
                     self._start_slots()
                     self._supervise()
@@ -170,7 +171,7 @@ class Worker:
         renew_every = self.lease / 3
         next_recovery = time.monotonic() + recover_every
         next_renewal = time.monotonic() + renew_every
-        next_warning = time.monotonic()  # at start, then every UNSERVED_WARNING_INTERVAL
+        next_warning = time.monotonic() + UNSERVED_WARNING_INTERVAL  # and once at start (run())
         next_schedule = time.monotonic()
         while not self.stopping:
             if self.burst and not self._slots_left():

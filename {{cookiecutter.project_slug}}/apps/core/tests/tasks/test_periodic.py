@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
 
 
-def at(*parts):
-    return datetime.datetime(*parts, tzinfo=UTC)
+def at(year, month, day, hour=0, minute=0, second=0):
+    return datetime.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_periodic_above_task_declares_the_schedule_and_returns_the_task(registry):
@@ -122,6 +122,6 @@ def test_after_a_downtime_only_the_latest_missed_slot_runs_once(registry, settin
     assert scheduler.run_due() == 0  # the same slot again: nothing
 
     assert Task.objects.filter(task_ingestor="often").count() == 1
-    latest = PeriodicRun.objects.latest(registered_schedules()["ingestor:often"])
+    latest = PeriodicRun.objects.latest_run(registered_schedules()["ingestor:often"])
     assert timezone.now() - latest.slot < datetime.timedelta(seconds=10)
     assert 0 < scheduler.seconds_to_next() <= 10

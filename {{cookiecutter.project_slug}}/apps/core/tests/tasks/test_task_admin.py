@@ -74,7 +74,9 @@ def test_the_lease_expired_filter_lists_tasks_whose_worker_died(admin_client):
 
 
 def test_the_change_page_shows_the_workers_fields_read_only(admin_client):
-    task = TaskFactory.create(status=Status.FAILED, attempts=2, worker="host-a:41", last_error="Traceback\n  ValueError: <x>")
+    task = TaskFactory.create(
+        status=Status.FAILED, attempts=2, worker="host-a:41", last_error="Traceback\n  ValueError: <x>"
+    )
 
     response = admin_client.get(reverse("admin:core_task_change", args=[task.pk]))
 

@@ -51,7 +51,7 @@ def test_the_result_page_shows_status_attempts_errors_and_return_value(admin_cli
 def test_the_status_filter_reads_the_current_status(admin_client):
     ready = tasks.add.enqueue(1, 1)
     running = tasks.add.enqueue(1, 2)
-    Task.objects.filter(result_id=running.id).update(status="processing")
+    Task.objects.filter(result__pk=running.id).update(status="processing")
     failed = finish(tasks.add.enqueue(1, 3), Status.FAILED, errors=["x"])
     succeeded = finish(tasks.add.enqueue(1, 4), Status.SUCCESSFUL, return_value=5)
 

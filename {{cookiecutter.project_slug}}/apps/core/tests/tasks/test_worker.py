@@ -16,12 +16,12 @@ from django.utils import timezone
 from apps.core.current_user import acting_as, get_current_user
 from apps.core.ingestors import ingestor, registered_ingestors
 from apps.core.models import Task
-from apps.core.tasks.worker import Worker
+from apps.core.tasks.worker import Worker, loop
 from apps.core.tasks.worker.slots import Slot
 
 from ..factories import UserFactory
 from ..workerapp.models import Attempt, UserTask
-from ..workers import WorkerProcess
+from ..workers import WorkerProcess, wait_for
 from .conftest import discovered_ingestor_names
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -280,3 +280,22 @@ def test_an_unexpected_error_in_a_slot_stops_the_worker_with_exit_code_1(monkeyp
     assert worker.run() == 1  # not burst: without the crash it would serve forever
     assert "A task slot stopped on an unexpected error; stopping the worker." in caplog.text
     assert Task.objects.get().status == Status.PENDING
+
+
+def test_the_warning_about_unserved_tasks_comes_back_every_few_minutes(monkeypatch, caplog):
+    monkeypatch.setattr(loop, "UNSERVED_WARNING_INTERVAL", 0.2)  # 300 s in production
+    Task.objects.create(name="orphan", task_ingestor="nobody")
+    worker = Worker({"record": registered_ingestors()["record"]}, poll_interval=0.05)
+    thread = threading.Thread(target=worker.run)
+
+    with caplog.at_level(logging.WARNING, logger="apps.core.tasks.worker"):
+        thread.start()
+        try:
+            wait_for(lambda: caplog.text.count("'nobody' (1)") >= 3, what="three warnings")
+        finally:
+            worker.stop()
+            thread.join(timeout=30)
+
+    assert "Pending tasks of ingestors no worker serves (none is registered under these names): 'nobody' (1)." in (
+        caplog.text
+    )
