@@ -17,32 +17,28 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
 from django.contrib.admin import options as admin_options
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.contrib.admin.utils import get_deleted_objects, quote, unquote
+from django.contrib.admin.utils import get_deleted_objects, quote
 from django.contrib.auth import get_permission_codename
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.core.paginator import Paginator
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
-from django.utils import formats, timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import history_admin
 from .archive_admin import DeletedRowsAdminMixin
 from .audit import entries
 from .audit.erasure import REDACT
 from .audit.recovery import RECOVER
 from .audit.retention import PRUNE
+from .history_admin import field_label as _field_label  # noqa: F401 - archive_admin uses it from here
+from .history_admin import render_entries as _render_entries
 from .softdelete import cascade
 from .softdelete.managers import TimestampedQuerySet
 
@@ -61,6 +57,7 @@ ACTION_LABELS = {
     entries.UPDATE: _("Changed"),
     entries.DELETE: _("Deleted"),
     entries.RESTORE: _("Restored"),
+    entries.REVERT: _("Reverted"),
     RECOVER: _("Recovered"),
     PRUNE: _("Pruned"),
     REDACT: _("Redacted"),
@@ -104,6 +101,11 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
                 self.admin_site.admin_view(self.audit_trail_view),
                 name=f"{opts.app_label}_{opts.model_name}_audit_trail",
             ),
+            path(
+                "<path:object_id>/audit-trail/<int:index>/revert/",
+                self.admin_site.admin_view(self.revert_view),
+                name=f"{opts.app_label}_{opts.model_name}_revert",
+            ),
             *super().get_urls(),
         ]
 
@@ -114,7 +116,7 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
         if not total:
             return self.get_empty_value_display()
         shown = _history_page(history, total, 0, self.history_table_size)
-        table = _render_entries(self, obj, shown)
+        table = _render_entries(self, obj, shown, first_index=total - 1)
         if total <= len(shown):
             return table
         url = reverse(
@@ -129,27 +131,12 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
         )
 
     def audit_trail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Every entry of one row's history, newest first, a page at a time."""
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)  # type: ignore[attr-defined]
-        if not self.has_view_or_change_permission(request, obj):
-            raise PermissionDenied
-        history = _history(obj)
-        total = len(history)
-        paginator = Paginator(range(total), self.history_page_size)
-        page = paginator.get_page(request.GET.get("page"))
-        shown = _history_page(history, total, page.start_index() - 1, self.history_page_size) if total else []
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("History of %(object)s") % {"object": obj},
-            "subtitle": None,
-            "opts": self.model._meta,
-            "object": obj,
-            "page": page,
-            "table": _render_entries(self, obj, shown),
-        }
-        return TemplateResponse(request, "admin/core/audit_trail.html", context)
+        """Every entry of one row's history, newest first, a page at a time, with filters (see history_admin)."""
+        return history_admin.audit_trail_view(self, request, object_id)
+
+    def revert_view(self, request: HttpRequest, object_id: str, index: int) -> HttpResponse:
+        """The "Revert to before this change" page of entry `index`: a confirmation, then the revert."""
+        return history_admin.revert_view(self, request, object_id, index)
 
 
 class DeletedListFilter(admin.SimpleListFilter):
@@ -288,68 +275,11 @@ def _history(obj):
     return type(obj).history_of(obj.pk, using=obj._state.db)
 
 
-def _render_entries(model_admin: admin.ModelAdmin, obj: models.Model, shown: Sequence[Any]) -> str:
-    excluded = entries.excluded_names(type(obj))
-    rows = [
-        {
-            "at": _format_at(entry.get("at")),
-            "by": entry.get("by_name"),
-            "action": ACTION_LABELS.get(entry.get("action"), entry.get("action", "")),
-            "cause": _cause(entry.get("cause")),
-            "changes": [
-                {
-                    "field": _field_label(obj, name),
-                    "old": _format_value(change.get("old")),
-                    "new": _format_value(change.get("new")),
-                }
-                for name, change in (entry.get("changes") or {}).items()
-                if name not in excluded and not _empty_creation(entry, change)
-            ],
-        }
-        for entry in shown
-    ]
-    return render_to_string(
-        "admin/core/history_table.html", {"rows": rows, "empty": model_admin.get_empty_value_display()}
-    )
-
-
-def _empty_creation(entry, change):
-    """A create entry lists every tracked field; the empty ones say nothing."""
-    return entry.get("action") == entries.CREATE and change.get("new") in (None, "", [], {})
-
-
-def _format_at(value):
-    """The entry's time as the admin shows dates: in the current time zone, in the DATETIME_FORMAT."""
-    moment = parse_datetime(value) if isinstance(value, str) else None
-    if moment is None:
-        return value or ""
-    return formats.localize(timezone.template_localtime(moment))  # type: ignore[attr-defined]  # not in django-stubs
-
-
 def _format_value(value):
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return Truncator(text).chars(HISTORY_VALUE_MAX_CHARS)
-
-
-def _cause(cause):
-    """Why a row was deleted or restored along with another: "with folder 7"."""
-    if not isinstance(cause, dict):
-        return None
-    try:
-        name = apps.get_model(cause["model"])._meta.verbose_name
-    except (KeyError, LookupError, ValueError):
-        name = cause.get("model")
-    return _("with %(model)s %(pk)s") % {"model": name, "pk": cause.get("pk")}
-
-
-def _field_label(obj, name):
-    """The field's verbose name; the raw name for a field the model no longer has (old entries outlive fields)."""
-    try:
-        return capfirst(obj._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return name
 
 
 def _object_link(admin_site, obj):

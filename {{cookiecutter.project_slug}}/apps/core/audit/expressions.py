@@ -158,7 +158,11 @@ class HistoryEntries(models.Func):
             "WHERE position > %s AND position <= %s)"
         ),
         "sqlite": (
-            "(SELECT json_group_array(json(entry)) FROM (SELECT entries.value AS entry FROM json_each({history}) "
+            # Each element as JSON whatever its type: json_each() gives a string's value unquoted, which json()
+            # would refuse (an entry that is a plain string is not the trail's, but must not break the page).
+            "(SELECT json_group_array(json(entry)) FROM (SELECT CASE entries.type WHEN 'text' THEN "
+            "json_quote(entries.value) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' "
+            "ELSE entries.value END AS entry FROM json_each({history}) "
             "AS entries WHERE entries.key >= %s AND entries.key < %s ORDER BY entries.key))"
         ),
     }

@@ -27,6 +27,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
+from django.utils.dateparse import parse_datetime
 
 from . import entries
 
@@ -47,14 +48,30 @@ def moment(when: datetime.datetime) -> str:
 
 
 def readable(entry: Any) -> bool:
-    """Whether `entry` is one the audit trail writes: an object with a well-formed "at", an action and changes."""
+    """Whether `entry` is one the audit trail writes: an object with a time ("at"), an action and changes."""
     return (
         isinstance(entry, dict)
-        and isinstance(entry.get("at"), str)
-        and _MOMENT.match(entry["at"]) is not None
         and isinstance(entry.get("action"), str)
         and isinstance(entry.get("changes"), dict)
+        and entry_moment(entry) is not None
     )
+
+
+def entry_moment(entry: dict[str, Any]) -> str | None:
+    """The entry's "at" as the trail spells it (ISO-8601 in UTC, six decimals), so that times compare as text; an
+    aware time spelled otherwise (an old data migration's) is respelled; None when there is no such time."""
+    at = entry.get("at")
+    if not isinstance(at, str):
+        return None
+    if _MOMENT.match(at):
+        return at
+    try:
+        parsed = parse_datetime(at)
+    except ValueError:
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return moment(parsed)
 
 
 def apply(state: dict[str, Any], entry: dict[str, Any]) -> None:
@@ -171,7 +188,7 @@ class HistoryReads:
         for position, entry in enumerate(whole):
             if not readable(entry):
                 continue
-            if entry["at"] > at:
+            if entry_moment(entry) > at:  # type: ignore[operator]  # readable: it has one
                 break
             state = state if state is not None else {}
             apply(state, entry)
