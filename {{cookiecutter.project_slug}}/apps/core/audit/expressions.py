@@ -42,8 +42,19 @@ class AppendEntry:
         self.entry = entry
 
     def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, list[Any]]:
-        template = _template(_APPEND, connection)
-        return template.format(column=connection.ops.quote_name(self.column)), [json.dumps(self.entry)]
+        return _append_sql(connection, self.column), [json.dumps(self.entry)]
+
+
+# {(vendor, column): SQL} of AppendEntry: every save of a model appends to the same column the same way.
+_APPEND_SQL: dict[tuple[str, str], str] = {}
+
+
+def _append_sql(connection: "BaseDatabaseWrapper", column: str) -> str:
+    key = (connection.vendor, column)
+    sql = _APPEND_SQL.get(key)
+    if sql is None:
+        sql = _APPEND_SQL[key] = _template(_APPEND, connection).format(column=connection.ops.quote_name(column))
+    return sql
 
 
 class KeepColumn:

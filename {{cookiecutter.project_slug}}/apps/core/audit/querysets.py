@@ -12,7 +12,8 @@ Every bulk write is audited like save(), and each keeps QuerySet's own behaviour
 
 import contextlib
 import contextvars
-from collections.abc import Collection, Iterable
+import functools
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -45,23 +46,28 @@ class TrackableQuerySet(models.QuerySet):
         tracked = _tracked(self.model, values)
         if not tracked:
             return super().update(**values)
-        if not _in_bulk_update.get():
-            # Invalid input raises Django's own error before anything is trimmed, locked or read, and the
-            # transaction stays usable. Not needed inside bulk_update(): Django's atomic block around its UPDATEs
-            # ends with the error and takes the transaction with it, whatever is checked first. (Compiling the
-            # UPDATE of a bulk_update(), one CASE per field, costs as much as running it.)
+        vendor = connections[self.db].vendor
+        one_statement = sql_entries.can_build(self.model, [field for field, _key in tracked], vendor)
+        # Invalid input raises Django's own error before anything is trimmed, locked or read, and the transaction
+        # stays usable: checked first, unless the update is Django's one UPDATE (guarded by _keeping_transaction
+        # instead, without compiling it twice) or runs inside bulk_update(), whose atomic block ends with the error
+        # and takes the transaction with it whatever is checked first.
+        alone = one_statement and retention.row_limit(self.model) is None
+        if not alone and not _in_bulk_update.get():
             check_update(self, values)
         retention.before_update(self)  # rows at the model's history_row_limit move their oldest entries out first
         entry = entries.entry(entries.UPDATE, {}, user, now)
-        vendor = connections[self.db].vendor
-        if sql_entries.can_build(self.model, [field for field, _key in tracked], vendor):
+        if one_statement:
             # One statement: the database writes each row's entry from its old values (see sql_entries.py).
             changes = [
                 (field, value if hasattr(value, "resolve_expression") else entries.stored_form(field, value, vendor))
                 for field, key in tracked
                 for value in [values[key]]
             ]
-            return super().update(**values, history=sql_entries.AppendUpdateEntry(changes, entry))
+            values["history"] = sql_entries.AppendUpdateEntry(changes, entry)
+            if not alone or _in_bulk_update.get():
+                return super().update(**values)
+            return _keeping_transaction(self.db, functools.partial(super().update, **values))
         with transaction.atomic(using=self.db, savepoint=False):
             return _audited_update(self, values, tracked, entry)
 

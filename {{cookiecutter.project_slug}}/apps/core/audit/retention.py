@@ -13,12 +13,15 @@ appends a "prune" entry (the date, not the values) to each live row whose histor
 """
 
 import datetime
+import functools
 import json
 from collections import Counter
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import connections, models, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from . import entries, tracker
@@ -35,7 +38,24 @@ PRUNE_BATCH = 10_000
 def row_limit(model: type[models.Model]) -> int | None:
     """The model's `history_row_limit`, else the project's AUDIT_HISTORY_ROW_LIMIT; None keeps everything in the
     row."""
-    return getattr(model, "history_row_limit", getattr(settings, "AUDIT_HISTORY_ROW_LIMIT", None))
+    limit: Any = getattr(model, "history_row_limit", _UNSET)
+    return _project_row_limit() if limit is _UNSET else limit
+
+
+_UNSET = object()
+
+
+@functools.cache
+def _project_row_limit() -> int | None:
+    """AUDIT_HISTORY_ROW_LIMIT, read once rather than on every write (reading a setting that is not there costs an
+    exception each time), and again when it changes (override_settings)."""
+    return getattr(settings, "AUDIT_HISTORY_ROW_LIMIT", None)
+
+
+@receiver(setting_changed, dispatch_uid="apps.core.audit.retention.row_limit")
+def _forget_project_row_limit(*, setting: str, **kwargs: Any) -> None:
+    if setting == "AUDIT_HISTORY_ROW_LIMIT":
+        _project_row_limit.cache_clear()
 
 
 def _kept(limit: int) -> int:
