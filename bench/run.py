@@ -54,6 +54,7 @@ def main(argv=None):
         archive,
         claims,
         history_depth,
+        history_reads,
         project,
         queryset_update,
         single_writes,
@@ -195,6 +196,17 @@ def main(argv=None):
             1000 if args.quick else 10000,
             1 if args.quick else 3,
             archive_lengths[-1],
+        ),
+    )
+    each_backend(
+        "11. Reading histories",
+        lambda alias, title: history_reads.report(
+            alias,
+            title,
+            (10, 1000, 10000),
+            5 if args.quick else 21,
+            10000 if args.quick else 100000,
+            100 if args.quick else 1000,
         ),
     )
     print(f"Total time {time.perf_counter() - started:.0f} s.")

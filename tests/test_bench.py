@@ -20,6 +20,7 @@ PER_DATABASE = (
     "7. Admin change page with a long history",
     "9. Single-row writes and a 20-row bulk_update()",
     "10. The audit archive",
+    "11. Reading histories",
 )
 CLAIMS = "4. Task.objects.claim(count=10) with concurrent workers - PostgreSQL"
 WORKERS = "6. Task workers end to end - PostgreSQL"
