@@ -21,7 +21,7 @@ class User(AbstractUser):
 
     objects = UserManager()
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined, unused-ignore]  # (5.2 stubs lack it)
         swappable = "AUTH_USER_MODEL"
 {%- else -%}
 from django.contrib.auth.models import AbstractUser
@@ -34,6 +34,6 @@ __all__ = ["TrackableModel", "User"]
 class User(AbstractUser):
     """The project's user. Defined from day one so fields can be added later without a painful migration."""
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined, unused-ignore]  # (5.2 stubs lack it)
         swappable = "AUTH_USER_MODEL"
 {%- endif %}

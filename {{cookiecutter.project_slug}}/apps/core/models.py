@@ -122,13 +122,13 @@ class TrackableModel(models.Model):
     save.alters_data = True  # type: ignore[attr-defined]
 
     @classmethod
-    def history_of(cls, pk, using=None):
+    def history_of(cls, pk: Any, using: str | None = None) -> sequence.HistoryOfRow:
         """The complete history of the row keyed `pk`, whether it is alive, soft-deleted or deleted for real, oldest
         first: its archived entries, then the row's own. A sequence (len(), indexing, slicing, iteration) that reads
         the database lazily, a page at a time."""
         return sequence.history_of(cls, pk, using)
 
-    def redact_history(self, *, fields, reason, using=None):
+    def redact_history(self, *, fields: Iterable[str], reason: str, using: str | None = None) -> int:
         """Replace the recorded values of `fields` in every entry of this row's history (in the row and in the
         archive) with a marker, and add a "redact" entry naming the fields and the reason. Returns the number of
         entries redacted."""
@@ -280,7 +280,7 @@ class TimestampedModel(TrackableModel):
     def unique_error_message(self, model_class: type[models.Model], unique_check: Sequence[str]) -> ValidationError:
         """The clash as Django reports it, unless only deleted rows hold the value: then the message says so, and
         that restoring the row is the other way out."""
-        error = super().unique_error_message(model_class, unique_check)
+        error = super().unique_error_message(model_class, unique_check)  # type: ignore[arg-type, unused-ignore]
         if error.code in ("unique", "unique_together") and cascade.only_deleted_rows_clash(
             self, model_class, unique_check
         ):

@@ -15,7 +15,7 @@ from django.db import NotSupportedError, connections, models
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
-    from django.db.models.sql.compiler import SQLCompiler
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 _APPEND = {
     "postgresql": "COALESCE({column}, '[]'::jsonb) || jsonb_build_array(%s::jsonb)",
@@ -37,8 +37,8 @@ _APPEND_PER_ROW = {
 class AppendEntry:
     """`<history column> || [entry]`, computed by the database."""
 
-    def __init__(self, column: str | None, entry: dict[str, Any]) -> None:
-        self.column = cast(str, column)  # a concrete field's (django-stubs types Field.column optional)
+    def __init__(self, column: str, entry: dict[str, Any]) -> None:
+        self.column = column
         self.entry = entry
 
     def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, list[Any]]:
@@ -60,8 +60,8 @@ def _append_sql(connection: "BaseDatabaseWrapper", column: str) -> str:
 class KeepColumn:
     """The column's own value: `SET col = col` leaves what the database holds (another process's write included)."""
 
-    def __init__(self, column: str | None) -> None:
-        self.column = cast(str, column)  # a concrete field's (django-stubs types Field.column optional)
+    def __init__(self, column: str) -> None:
+        self.column = column
 
     def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, list[Any]]:
         return connection.ops.quote_name(self.column), []
@@ -74,14 +74,14 @@ class EntriesByRow:
 
     def __init__(self, model: type[models.Model], entries: Mapping[Any, dict[str, Any]]) -> None:
         history = _history_field(model)
-        self.column = _column(history)
+        self.column = column_of(history)
         self.pk = history.model._meta.pk
         self.entries = entries
 
     def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, list[Any]]:
         if connection.vendor != "postgresql":
             raise NotSupportedError("EntriesByRow is for PostgreSQL; elsewhere use append_entries().")
-        column, pk = connection.ops.quote_name(self.column), connection.ops.quote_name(_column(self.pk))
+        column, pk = connection.ops.quote_name(self.column), connection.ops.quote_name(column_of(self.pk))
         keyed = {str(self.pk.get_db_prep_value(pk, connection)): [entry] for pk, entry in self.entries.items()}
         sql = f"COALESCE({column}, '[]'::jsonb) || COALESCE((%s::jsonb) -> ({pk})::text, '[]'::jsonb)"
         return sql, [json.dumps(keyed)]
@@ -95,7 +95,7 @@ def rows_among(
     pk = model._meta.pk
     values = [pk.get_db_prep_value(value, connection) for value in pks]
     if connection.vendor == "postgresql":
-        array = f"SELECT unnest(%s::{pk.cast_db_type(connection)}[])"  # the type is the model's; values are bound
+        array = f"SELECT unnest(%s::{pk.cast_db_type(connection)}[])"  # type: ignore[attr-defined, unused-ignore]
         return models.expressions.RawSQL(array, (values,), pk)  # noqa: S611
     return models.expressions.RawSQL("SELECT value FROM json_each(%s)", (json.dumps(values, default=str),), pk)
 
@@ -110,9 +110,9 @@ def append_entries(model: type[models.Model], using: str, entries: Mapping[Any, 
     quote = connection.ops.quote_name
     sql = _template(_APPEND_PER_ROW, connection).format(
         table=quote(opts.db_table),
-        column=quote(_column(history)),
-        pk=quote(_column(opts.pk)),
-        pk_type=opts.pk.cast_db_type(connection),
+        column=quote(column_of(history)),
+        pk=quote(column_of(opts.pk)),
+        pk_type=opts.pk.cast_db_type(connection),  # type: ignore[attr-defined, unused-ignore]  # (5.2 stubs lack it)
     )
     keyed = {str(opts.pk.get_db_prep_value(pk, connection)): entry for pk, entry in entries.items()}
     with connection.cursor() as cursor:
@@ -123,8 +123,11 @@ def _history_field(model: type[models.Model]) -> models.Field:
     return cast(models.Field, model._meta.get_field("history"))
 
 
-def _column(field: models.Field) -> str:
-    return cast(str, field.column)  # every concrete field has one
+def column_of(field: models.Field) -> str:
+    """The column of a concrete field (django-stubs types `Field.column` optional: a field may have none)."""
+    if field.column is None:
+        raise ValueError(f"{field!r} has no column.")
+    return field.column
 
 
 def _template(templates, connection):
@@ -149,7 +152,7 @@ class HistoryLength(models.Func):
         template: str | None = None,
         arg_joiner: str | None = None,
         **extra_context: Any,
-    ) -> tuple[str, tuple[Any, ...]]:
+    ) -> "_AsSqlType":
         functions = {"postgresql": "jsonb_array_length", "sqlite": "json_array_length"}
         _template(functions, connection)
         return super().as_sql(
@@ -190,7 +193,7 @@ class HistoryEntries(models.Func):
         template: str | None = None,
         arg_joiner: str | None = None,
         **extra_context: Any,
-    ) -> tuple[str, tuple[Any, ...]]:
+    ) -> "_AsSqlType":
         history, params = compiler.compile(self.source_expressions[0])
         template = _template(self.templates, connection)
         return template.format(history=history), (*params, self.start, self.stop)

@@ -16,7 +16,7 @@ from django.db import connections, models, router
 
 from . import entries, indexes, reads, revert, tracker  # noqa: F401 - indexes: each audited model gets its index
 from .django_internals import transaction_marker
-from .expressions import AppendEntry, KeepColumn
+from .expressions import AppendEntry, KeepColumn, column_of
 
 
 class HistoryDescriptor:
@@ -103,9 +103,11 @@ class HistoryField(models.JSONField):
             fields = entries.tracked_among(type(instance), only)
             write.layer = tracker.Layer(tracker.snapshot(instance, fields), replaces=False)
         if not changes:
-            return KeepColumn(self.column)
+            return KeepColumn(column_of(self))
         now, user = (write.now, write.user) if write is not None else tracker.bulk_moment()
-        return AppendEntry(self.column, revert.labelled(instance, entries.entry(entries.UPDATE, changes, user, now)))
+        return AppendEntry(
+            column_of(self), revert.labelled(instance, entries.entry(entries.UPDATE, changes, user, now))
+        )
 
 
 def _vendor(instance, write):

@@ -21,7 +21,7 @@ from django.db import models
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
-    from django.db.models.sql.compiler import SQLCompiler
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 _TEXTS = (models.CharField, models.TextField)
 
@@ -118,7 +118,7 @@ class AppendUpdateEntry(models.Expression):
     def set_source_expressions(self, exprs: Sequence[Any]) -> None:
         self.expressions = list(exprs)
 
-    def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> tuple[str, tuple[Any, ...]]:
+    def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> "_AsSqlType":
         spelling, statement = _SPELLINGS[connection.vendor], _STATEMENTS[connection.vendor]
         history, history_params = compiler.compile(self.expressions[0])
         differ, parts, empty = [], [], _Sql(statement["empty"])
@@ -131,7 +131,7 @@ class AppendUpdateEntry(models.Expression):
             new_sql, new_params = compiler.compile(self.expressions[2 + 2 * index])
             new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
             if self.computed[index] and "differ_stored" in statement:
-                template = statement["differ_stored"].replace("{db_type}", cast(str, field.cast_db_type(connection)))
+                template = statement["differ_stored"].replace("{db_type}", cast(str, field.cast_db_type(connection)))  # type: ignore[attr-defined, unused-ignore]
                 test = _Sql.of(template, old=_Sql(column_sql, column_params), new=_Sql(new_sql, new_params))
             else:
                 test = _Sql.of(statement["differ"], old=old, new=new)

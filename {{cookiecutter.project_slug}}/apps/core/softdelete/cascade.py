@@ -206,7 +206,7 @@ def _relations(model, include_parents):
 class _ForeignKeyLink:
     """Children pointing at their parent through a foreign key."""
 
-    def __init__(self, relation: models.ForeignObjectRel) -> None:
+    def __init__(self, relation: Any) -> None:
         self.model = relation.related_model
         self.parent = f"{relation.field.name}__pk"
 

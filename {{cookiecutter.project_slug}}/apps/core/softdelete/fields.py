@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from ..audit import tracker
-from ..audit.expressions import KeepColumn
+from ..audit.expressions import KeepColumn, column_of
 
 
 class DeletionDateField(models.DateTimeField):
@@ -18,5 +18,5 @@ class DeletionDateField(models.DateTimeField):
 
     def pre_save(self, instance: models.Model, add: bool) -> Any:
         if not add and tracker.unchanged(instance, self):
-            return KeepColumn(self.column)
+            return KeepColumn(column_of(self))
         return super().pre_save(instance, add)

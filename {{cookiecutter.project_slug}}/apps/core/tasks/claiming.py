@@ -9,6 +9,8 @@ from django.db import connections, models
 from django.db.models.functions import Concat, Now
 from django.utils import timezone
 
+from ..audit.expressions import column_of
+
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.models.options import Options
@@ -107,8 +109,8 @@ class TaskQuerySet(models.QuerySet["Task", "Task"]):
         table: "Options[Any]",
         own_table: bool,
         count: int,
-        task_ingestors: tuple[str, ...] | None,
-        queues: tuple[str, ...] | str | None,
+        task_ingestors: Iterable[str] | None,
+        queues: Iterable[str] | str | None,
     ) -> tuple[str, tuple[Any, ...]]:
         """(sql, params of the candidates) of claim(). A worker claims in a loop, so the statement of an unfiltered
         queryset is built once per process and shape (count, ingestors, queues); a filtered one every time."""
@@ -132,8 +134,8 @@ class TaskQuerySet(models.QuerySet["Task", "Task"]):
             f"WITH oldest AS MATERIALIZED ({oldest_sql}) "  # noqa: S608
             f"UPDATE {quote(table.db_table)} SET {column['status']} = %s, "
             f"{column['attempts']} = {column['attempts']} + 1, {assignments} "
-            f"WHERE {column['status']} = %s AND {quote(cast(str, table.pk.column))} IN (SELECT * FROM oldest) "
-            f"RETURNING {', '.join(quote(cast(str, field.column)) for field in returned)}"
+            f"WHERE {column['status']} = %s AND {quote(column_of(table.pk))} IN (SELECT * FROM oldest) "
+            f"RETURNING {', '.join(quote(column_of(field)) for field in returned)}"
         )
         statement = (sql, tuple(oldest_params))
         if cacheable:
@@ -223,7 +225,7 @@ def _field(opts: "Options[Any]", name: str) -> models.Field:
 
 
 def _column(opts: "Options[Any]", name: str) -> str:
-    return cast(str, _field(opts, name).column)
+    return column_of(_field(opts, name))
 
 
 def _reason(*parts):

@@ -3,8 +3,9 @@
 import argparse
 import logging
 import sys
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
 from apps.core.tasks.backend import DatabaseBackend
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         "slots. Stops on SIGTERM/SIGINT after the running tasks finish."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--ingestor",
             action="append",
@@ -95,7 +96,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="database alias (default: 'default')")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         registered = registered_ingestors()
         named_ingestors, queues = options["ingestors"], options["queues"]
         if named_ingestors or queues:
