@@ -11,6 +11,7 @@ object without "changes") are shown as unreadable, never an error.
 
 import datetime
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -66,7 +67,7 @@ def render_entries(
     can_revert = first_index is not None and request is not None and model_admin.has_change_permission(request, obj)
     revertable = revertable_fields(type(obj))
     labels = action_labels()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for offset, entry in enumerate(shown):
         if not isinstance(entry, dict) or not isinstance(entry.get("changes", {}), dict):
             rows.append({"unreadable": True, "raw": _value(entry)})
@@ -77,7 +78,7 @@ def render_entries(
             {
                 "at": format_at(entry.get("at")),
                 "by": entry.get("by_name"),
-                "action": labels.get(entry.get("action"), entry.get("action", "")),
+                "action": labels.get(str(entry.get("action")), entry.get("action", "")),
                 "cause": cause_text(entry.get("cause")),
                 "changes": [
                     {
@@ -131,7 +132,7 @@ def format_at(value: Any) -> str:
     moment = parse_datetime(value) if isinstance(value, str) else None
     if moment is None:
         return value if isinstance(value, str) else ""
-    return formats.localize(timezone.template_localtime(moment))
+    return formats.localize(timezone.template_localtime(moment))  # type: ignore[attr-defined]  # not in django-stubs
 
 
 def cause_text(cause: Any) -> str | None:
@@ -157,7 +158,7 @@ def whole_history(obj: models.Model) -> Any:
     """The row's whole history (archived entries and its own, as one sequence read a page at a time) when the model
     has `history_of()`; else the row's own."""
     history_of = getattr(type(obj), "history_of", None)
-    return history_of(obj.pk, using=obj._state.db) if history_of is not None else obj.history
+    return history_of(obj.pk, using=obj._state.db) if history_of is not None else obj.history  # type: ignore[attr-defined]
 
 
 def newest_first(history: Any, start: int, size: int) -> list[Any]:
@@ -179,7 +180,7 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("Any")), *action_labels().items()]
+        self.fields["action"].choices = [("", _("Any")), *action_labels().items()]  # type: ignore[attr-defined]
 
     def clean_user(self) -> Any:
         value = self.cleaned_data["user"].strip()
@@ -276,7 +277,7 @@ def audit_trail_view(model_admin: Any, request: HttpRequest, object_id: str) -> 
         # Filtered in Python, over the whole history (archived part included): a row's history, not a table's.
         found = [(index, entry) for index, entry in enumerate(history) if form.matches(entry)]
         found.reverse()
-        paginator = Paginator(found, model_admin.history_page_size)
+        paginator: Paginator[Any] = Paginator(found, model_admin.history_page_size)
         page = paginator.get_page(request.GET.get("page"))
         parts = [render_entries(model_admin, obj, [entry], first_index=index) for index, entry in page.object_list]
         table = SafeString(_merge_tables(parts)) if parts else render_entries(model_admin, obj, [])
@@ -305,7 +306,7 @@ def audit_trail_view(model_admin: Any, request: HttpRequest, object_id: str) -> 
     return TemplateResponse(request, "admin/core/audit_trail.html", context)
 
 
-def _merge_tables(tables: list[str]) -> str:
+def _merge_tables(tables: Sequence[str]) -> str:
     """One table of the rows of several tables rendered by history_table.html."""
     head = tables[0].partition("<tbody>")[0]
     rows = [table.partition("<tbody>")[2].rpartition("</tbody>")[0] for table in tables]
@@ -417,7 +418,7 @@ class ActivityFilterForm(HistoryFilterForm):
     def __init__(self, *args: Any, models: list[type[models.Model]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.models = {model._meta.label_lower: model for model in models}
-        self.fields["model"].choices = [
+        self.fields["model"].choices = [  # type: ignore[attr-defined]
             ("", _("Any")),
             *((label, capfirst(model._meta.verbose_name_plural)) for label, model in self.models.items()),
         ]
@@ -442,9 +443,10 @@ def activity_view(request: HttpRequest, site: admin.AdminSite | None = None) -> 
         spec = form.spec()
     else:
         spec = EntryFilter.of(anyone=True)
-    feed = Activity([_table_model(model) for model in chosen], spec) if chosen else []
+    feed = Activity([_table_model(model) for model in chosen], spec) if chosen else None
     by_table = {_table_model(model)._meta.label_lower: model for model in reversed(chosen)}
-    paginator = Paginator(_Filtered(feed, action) if chosen else [], ACTIVITY_PAGE_SIZE)  # type: ignore[arg-type]
+    pages: Any = _Filtered(feed, action) if feed is not None else []
+    paginator: Paginator[Any] = Paginator(pages, ACTIVITY_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     rows = [_activity_row(site, by_table, item) for item in page.object_list]
     query = request.GET.copy()
@@ -469,11 +471,11 @@ def _activity_row(site: admin.AdminSite, by_table: dict[str, type[models.Model]]
         url = reverse(f"{site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(item["pk"])])
     except NoReverseMatch:
         url = None
-    excluded = entries.excluded_names(model)
+    excluded = entries.excluded_names(model)  # type: ignore[arg-type]  # a model class is hashable
     return {
         "at": format_at(item.get("at")),
         "by": item.get("by_name"),
-        "action": action_labels().get(item.get("action"), item.get("action", "")),
+        "action": action_labels().get(str(item.get("action")), item.get("action", "")),
         "model": capfirst(opts.verbose_name),
         "pk": item["pk"],
         "url": url,

@@ -23,6 +23,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import NotSupportedError, connections, models, router
+from django.db.models import Field, Model
 
 from . import entries
 from .reads import moment
@@ -154,7 +155,7 @@ def _by(user: Any) -> Any:
         raise ValueError(f"{user!r} is neither a user nor a user's primary key.") from error
 
 
-def check_fields(model: type[models.Model], fields: Iterable[str] | None) -> None:
+def check_fields(model: type[Model], fields: Iterable[str] | None) -> None:
     """Refuse names that are not fields of `model` (a typo would otherwise silently match nothing)."""
     if fields is None:
         return
@@ -195,7 +196,7 @@ class ChangedBy(models.Expression):
         return sql, tuple(params)
 
 
-def audited_models() -> list[type[models.Model]]:
+def audited_models() -> list[type[Model]]:
     """The concrete audited models whose table holds their history (a multi-table child's rows are its parent's)."""
     from .fields import HistoryField
 
@@ -214,7 +215,7 @@ def activity(
     user: Any = None,
     since: datetime.datetime | None = None,
     until: datetime.datetime | None = None,
-    models: Iterable[type[models.Model] | str] | None = None,
+    models: Iterable[type[Model] | str] | None = None,
     *,
     anyone: bool | None = None,
 ) -> "Activity":
@@ -227,7 +228,7 @@ def activity(
     return Activity(chosen, spec)
 
 
-def _audited(model: type[models.Model] | str) -> type[models.Model]:
+def _audited(model: type[Model] | str) -> type[Model]:
     if isinstance(model, str):
         try:
             model = apps.get_model(model)
@@ -239,14 +240,14 @@ def _audited(model: type[models.Model] | str) -> type[models.Model]:
     raise ValueError(f"{model._meta.label} keeps no history: it is not a TrackableModel.")
 
 
-class Activity(Sequence):  # type: ignore[type-arg]
+class Activity(Sequence[dict[str, Any]]):
     """The activity feed: see `activity()`. Reads each model's newest matching entries as far down the feed as
     asked, merges them by time (newest first; ties by model label, key and position, newest first)."""
 
-    def __init__(self, models: Sequence[type[models.Model]], spec: EntryFilter) -> None:
+    def __init__(self, models: Sequence[type[Model]], spec: EntryFilter) -> None:
         self.models = list(dict.fromkeys(models))
         self.spec = spec
-        self._fetched: dict[type[models.Model], tuple[int, list[tuple[Any, ...]]]] = {}
+        self._fetched: dict[type[Model], tuple[int, list[tuple[Any, ...]]]] = {}
         self._length: int | None = None
 
     def __repr__(self) -> str:
@@ -295,7 +296,7 @@ class Activity(Sequence):  # type: ignore[type-arg]
         rows.sort(key=lambda row: row[:4], reverse=True)
         return [_item(row) for row in rows[:count]]
 
-    def _newest(self, model: type[models.Model], count: int) -> list[tuple[Any, ...]]:
+    def _newest(self, model: type[Model], count: int) -> list[tuple[Any, ...]]:
         """(at, label, pk, position, entry) of the `count` newest matching entries of `model` (one query, unless an
         earlier read fetched as many)."""
         known = self._fetched.get(model)
@@ -306,7 +307,7 @@ class Activity(Sequence):  # type: ignore[type-arg]
         self._fetched[model] = (count, rows)
         return rows
 
-    def _query(self, model: type[models.Model], limit: int) -> list[tuple[Any, ...]]:
+    def _query(self, model: type[Model], limit: int) -> list[tuple[Any, ...]]:
         connection, table, pk, history = _table(model)
         vendor = connection.vendor
         if vendor == "postgresql":
@@ -337,7 +338,7 @@ class Activity(Sequence):  # type: ignore[type-arg]
                 found.append((entry["at"], label, pk_field.to_python(pk_value), position, entry))
         return found
 
-    def _count(self, model: type[models.Model]) -> int:
+    def _count(self, model: type[Model]) -> int:
         connection, table, _pk, history = _table(model)
         vendor = connection.vendor
         if vendor == "postgresql":
@@ -358,11 +359,12 @@ class Activity(Sequence):  # type: ignore[type-arg]
             return cursor.fetchone()[0]
 
 
-def _table(model: type[models.Model]) -> tuple[Any, str, str, str]:
+def _table(model: type[Model]) -> tuple[Any, str, str, str]:
     connection = connections[router.db_for_read(model)]
     quote = connection.ops.quote_name
     history = model._meta.get_field("history")
-    return connection, quote(model._meta.db_table), quote(model._meta.pk.column), quote(history.column)
+    column = history.column if isinstance(history, Field) else None
+    return connection, quote(model._meta.db_table), quote(str(model._meta.pk.column)), quote(column or "history")
 
 
 def _item(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -216,7 +216,7 @@ class HistoryReads:
             field = self.model._meta.get_field(name)
         except FieldDoesNotExist:
             return None
-        return field if field.concrete else None  # type: ignore[return-value]
+        return field if isinstance(field, models.Field) and field.concrete else None
 
     def _value(self, name: str, stored: Any) -> Any:
         field = self._field(name)
@@ -236,9 +236,8 @@ class HistoryReads:
                     values[field.attname] = loaded[field.attname]
         tracked = {field.name: field for field in entries.tracked_fields(self.model)}
         for name, stored in state.items():
-            field = tracked.get(name)
-            if field is not None:
-                values[field.attname] = python_value(field, stored)
+            if name in tracked:
+                values[tracked[name].attname] = python_value(tracked[name], stored)
         values[self.model._meta.pk.attname] = self.pk
         instance = self.model(**values)
         instance.history = []  # type: ignore[attr-defined]  # an unsaved copy has none of its own

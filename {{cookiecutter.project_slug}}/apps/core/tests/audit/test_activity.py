@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 
 def test_entries_of_every_model_newest_first_with_model_key_and_index(user):
     with acting_as(user):
-        document = DocumentFactory(title="a")
-        note = NoteFactory(title="n")
+        document = DocumentFactory.create(title="a")
+        note = NoteFactory.create(title="n")
         document.title = "b"
         document.save()
 
@@ -36,10 +36,10 @@ def test_entries_of_every_model_newest_first_with_model_key_and_index(user):
 
 def test_filters_by_user_window_and_models(user, other_user):
     with acting_as(user):
-        DocumentFactory(title="mine")
+        DocumentFactory.create(title="mine")
     middle = timezone.now()
     with acting_as(other_user):
-        NoteFactory(title="theirs")
+        NoteFactory.create(title="theirs")
 
     assert [item["model"] for item in activity(user=other_user)] == ["testapp.note"]
     assert [item["model"] for item in activity(since=middle)] == ["testapp.note"]
@@ -59,8 +59,8 @@ def test_a_multi_table_childs_changes_are_its_parents_rows():
 def test_it_is_a_sequence_read_a_page_at_a_time(django_assert_num_queries, monkeypatch):
     monkeypatch.setattr(feed, "PAGE_SIZE", 4)
     for index in range(6):
-        DocumentFactory(title=str(index))
-        NoteFactory(title=str(index))
+        DocumentFactory.create(title=str(index))
+        NoteFactory.create(title=str(index))
     models = [Document, Note]
 
     changes = activity(models=models)
@@ -81,8 +81,8 @@ def test_it_is_a_sequence_read_a_page_at_a_time(django_assert_num_queries, monke
 
 
 def test_the_cost_grows_by_one_query_per_model(django_assert_num_queries):
-    DocumentFactory()
-    CategoryFactory()  # not audited: never asked
+    DocumentFactory.create()
+    CategoryFactory.create()  # not audited: never asked
 
     models = feed.audited_models()
     with django_assert_num_queries(len(models)):
@@ -90,7 +90,7 @@ def test_the_cost_grows_by_one_query_per_model(django_assert_num_queries):
 
 
 def test_entries_that_are_not_the_audit_trails_are_left_out():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     write_history(document, ["text", {"at": "yesterday"}, 3, *Document.objects.get(pk=document.pk).history])
 
     assert [item["action"] for item in activity(models=[Document])] == ["create"]

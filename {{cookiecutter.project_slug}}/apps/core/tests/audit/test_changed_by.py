@@ -26,7 +26,7 @@ def _changed(document, user, **values):
 
 
 def test_the_rows_a_user_changed(user, other_user):
-    mine, theirs, untouched = DocumentFactory(), DocumentFactory(), DocumentFactory()
+    mine, theirs, untouched = DocumentFactory.create(), DocumentFactory.create(), DocumentFactory.create()
     _changed(mine, user, title="mine")
     _changed(theirs, other_user, title="theirs")
 
@@ -36,7 +36,7 @@ def test_the_rows_a_user_changed(user, other_user):
 
 
 def test_a_window_and_fields(user):
-    early, late = DocumentFactory(), DocumentFactory()
+    early, late = DocumentFactory.create(), DocumentFactory.create()
     _changed(early, user, views=5)
     middle = timezone.now()
     _changed(late, user, title="late")
@@ -49,7 +49,7 @@ def test_a_window_and_fields(user):
 
 
 def test_it_is_a_queryset_that_chains(user):
-    document = DocumentFactory(title="x")
+    document = DocumentFactory.create(title="x")
     _changed(document, user, views=1)
 
     assert Document.objects.filter(title="x").changed_by(user).count() == 1
@@ -57,7 +57,7 @@ def test_it_is_a_queryset_that_chains(user):
 
 
 def test_soft_deleted_rows_and_multi_table_children(user):
-    note = NoteFactory()
+    note = NoteFactory.create()
     with acting_as(user):
         note.delete()
         memo = Memo.objects.create(title="m", code="c")
@@ -68,10 +68,10 @@ def test_soft_deleted_rows_and_multi_table_children(user):
 
 
 def test_entries_that_are_not_the_audit_trails_never_match_nor_raise(user):
-    document = DocumentFactory()
+    document = DocumentFactory.create()
     _changed(document, user, views=1)
     write_history(document, ["text", 7, None, {"by": user.pk}, *stored_history(document)])
-    planted = DocumentFactory()
+    planted = DocumentFactory.create()
     write_history(planted, ["text", {"by": user.pk, "changes": "none"}])
 
     assert list(Document.objects.changed_by(user, since=timezone.now() - datetime.timedelta(days=1))) == [document]
@@ -101,7 +101,7 @@ def test_every_audited_model_has_the_history_index_and_its_migration_creates_it(
 
 
 def test_on_postgresql_the_index_finds_the_rows_and_on_sqlite_the_scan_is_sql(user):
-    DocumentFactory()
+    DocumentFactory.create()
     sql = str(Document.objects.changed_by(user, fields=["title"]).query)
     (index,) = [index for index in Document._meta.indexes if isinstance(index, HistoryIndex)]
     with connection.cursor() as cursor:

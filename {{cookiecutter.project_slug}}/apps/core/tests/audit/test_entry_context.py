@@ -21,7 +21,7 @@ VIEWS = "apps.core.tests.testapp.urls"
 
 @pytest.mark.django_db
 def test_an_entry_written_outside_any_context_has_no_ctx():
-    assert "ctx" not in stored_history(DocumentFactory())[0]
+    assert "ctx" not in stored_history(DocumentFactory.create())[0]
 
 
 @pytest.mark.django_db
@@ -45,7 +45,7 @@ def test_a_request_id_that_would_not_be_logged_is_not_recorded(client):
 def test_change_context_blocks_nest_and_every_write_records_them():
     with change_context(job="nightly"):
         with change_context(step=2):
-            DocumentFactory(title="a")
+            DocumentFactory.create(title="a")
             Document.objects.update(views=3)
         assert current_context() == {"job": "nightly"}
     assert current_context() is None
@@ -57,7 +57,7 @@ def test_change_context_blocks_nest_and_every_write_records_them():
 @pytest.mark.django_db
 def test_a_management_command_is_named():
     with command_context(["manage.py", "loaddata", "fixture.json"]):
-        DocumentFactory()
+        DocumentFactory.create()
     with command_context(["manage.py", "--help"]):
         assert current_context() is None
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _edited_document(**values):
-    document = DocumentFactory(title="first", views=1)
+    document = DocumentFactory.create(title="first", views=1)
     for name, value in values.items():
         setattr(document, name, value)
     document.save()
@@ -37,7 +37,7 @@ def _change_url(obj):
 
 
 def _staff_with(*codenames):
-    user = UserFactory(is_staff=True)
+    user = UserFactory.create(is_staff=True)
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames, content_type__app_label="testapp"))
     return user
 
@@ -105,7 +105,7 @@ def test_a_change_that_does_not_exist_is_not_reverted(admin_client):
 
 
 def test_json_is_pretty_printed_and_long_values_are_folded(admin_client):
-    document = DocumentFactory(title="t", data={"a": 1})
+    document = DocumentFactory.create(title="t", data={"a": 1})
     document.data, document.body = {"a": 1, "b": [1, 2]}, "word " * 100
     document.save()
 
@@ -131,9 +131,9 @@ def test_entries_the_audit_trail_did_not_write_are_shown_as_unreadable(admin_cli
 
 
 def test_the_full_history_filters_by_user_action_and_dates(admin_client):
-    alice, bob = UserFactory(), UserFactory()
+    alice, bob = UserFactory.create(), UserFactory.create()
     with acting_as(alice):
-        document = DocumentFactory(title="a")
+        document = DocumentFactory.create(title="a")
     with acting_as(bob):
         document.title = "b"
         document.save()
@@ -155,10 +155,10 @@ def test_the_full_history_filters_by_user_action_and_dates(admin_client):
 
 
 def test_the_activity_page_lists_the_latest_changes_across_models(admin_client):
-    alice = UserFactory()
+    alice = UserFactory.create()
     with acting_as(alice):
         document = _edited_document(title="second")
-        NoteFactory(title="a note")
+        NoteFactory.create(title="a note")
 
     page = admin_client.get(reverse("admin-activity"))
     by_model = admin_client.get(reverse("admin-activity"), {"model": "testapp.note"})
@@ -173,8 +173,8 @@ def test_the_activity_page_lists_the_latest_changes_across_models(admin_client):
 
 
 def test_the_activity_page_shows_only_models_the_user_may_view(client):
-    DocumentFactory(title="visible")
-    NoteFactory(title="not for this user")
+    DocumentFactory.create(title="visible")
+    NoteFactory.create(title="not for this user")
     client.force_login(_staff_with("view_document"))
 
     response = client.get(reverse("admin-activity"))

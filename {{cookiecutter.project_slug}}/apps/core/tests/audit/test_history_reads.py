@@ -38,7 +38,7 @@ def _stored(obj, names):
 
 
 def test_the_history_is_still_a_list_equal_to_plain_lists_and_serialisable():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
 
     history = Document.objects.get(pk=document.pk).history
 
@@ -50,7 +50,7 @@ def test_the_history_is_still_a_list_equal_to_plain_lists_and_serialisable():
 
 
 def test_reads_cost_nothing_until_called(django_assert_num_queries):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     with django_assert_num_queries(1):
         loaded = Document.objects.get(pk=document.pk)
     loaded.title = "b"
@@ -60,7 +60,7 @@ def test_reads_cost_nothing_until_called(django_assert_num_queries):
 
 def test_as_of_gives_the_values_held_then_and_none_before_the_row_existed():
     before = _moment()
-    document = DocumentFactory(title="first", views=1)
+    document = DocumentFactory.create(title="first", views=1)
     after_create = _moment()
     document.title, document.views = "second", 2
     document.save()
@@ -76,8 +76,8 @@ def test_as_of_gives_the_values_held_then_and_none_before_the_row_existed():
 
 
 def test_as_of_is_exact_for_every_recorded_field_type():
-    category = CategoryFactory()
-    document = DocumentFactory(
+    category = CategoryFactory.create()
+    document = DocumentFactory.create(
         title="t",
         price=decimal.Decimal("12.50"),
         published_on=datetime.date(2026, 1, 2),
@@ -104,7 +104,7 @@ def test_as_of_is_exact_for_every_recorded_field_type():
 
 
 def test_as_of_leaves_excluded_fields_at_their_current_value():
-    document = DocumentFactory(title="a", api_token="old-secret")
+    document = DocumentFactory.create(title="a", api_token="old-secret")
     then = _moment()
     document.title, document.api_token = "b", "new-secret"
     document.save()
@@ -115,14 +115,14 @@ def test_as_of_leaves_excluded_fields_at_their_current_value():
 
 
 def test_a_naive_datetime_is_refused():
-    history = Document.objects.get(pk=DocumentFactory().pk).history
+    history = Document.objects.get(pk=DocumentFactory.create().pk).history
 
     with pytest.raises(ValueError, match="naive datetime"):
         history.as_of(datetime.datetime(2026, 1, 1))
 
 
 def test_versions_are_each_state_oldest_first_lazily():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     for title in ("b", "c"):
         document.title = title
         document.save()
@@ -135,7 +135,7 @@ def test_versions_are_each_state_oldest_first_lazily():
 
 
 def test_diff_between_two_points_by_index_or_by_time():
-    document = DocumentFactory(title="a", views=1, body="same")
+    document = DocumentFactory.create(title="a", views=1, body="same")
     after_create = _moment()
     document.title, document.views = "b", 2
     document.save()
@@ -149,14 +149,14 @@ def test_diff_between_two_points_by_index_or_by_time():
 
 
 def test_an_index_out_of_range_names_the_historys_length():
-    history = Document.objects.get(pk=DocumentFactory().pk).history
+    history = Document.objects.get(pk=DocumentFactory.create().pk).history
 
     with pytest.raises(IndexError, match="the history has 1 entries"):
         history.diff(0, 5)
 
 
 def test_reads_work_on_a_soft_deleted_row():
-    note = NoteFactory(title="a")
+    note = NoteFactory.create(title="a")
     alive = _moment()
     note.delete()
 
@@ -168,7 +168,7 @@ def test_reads_work_on_a_soft_deleted_row():
 
 
 def test_unreadable_entries_are_skipped_by_every_read():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     planted = ["not an entry", {"at": "yesterday", "changes": {"title": {"new": "x"}}}, {"action": "update"}, 7]
     Document.objects.filter(pk=document.pk).update(title="b")
     _plant(document, planted)
@@ -181,7 +181,7 @@ def test_unreadable_entries_are_skipped_by_every_read():
 
 
 def test_a_row_whose_oldest_entries_are_archived_reads_them_through_history_of(monkeypatch):
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     after_create = _moment()
     for title in ("b", "c"):
         document.title = title
@@ -199,7 +199,7 @@ def test_a_row_whose_oldest_entries_are_archived_reads_them_through_history_of(m
 
 
 def test_async_variants():
-    document = DocumentFactory(title="a")
+    document = DocumentFactory.create(title="a")
     then = _moment()
     document.title = "b"
     document.save()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def _edited(**values):
     """A document created with title "a" and views 1, then changed to `values` (one save)."""
-    document = DocumentFactory(title="a", views=1)
+    document = DocumentFactory.create(title="a", views=1)
     for name, value in values.items():
         setattr(document, name, value)
     document.save()
@@ -40,7 +40,7 @@ def test_revert_to_an_entry_index_puts_every_field_back_and_says_so(user):
 
 
 def test_revert_to_a_moment_and_only_the_named_fields():
-    document = DocumentFactory(title="a", views=1)
+    document = DocumentFactory.create(title="a", views=1)
     then = timezone.now()
     document.title, document.views = "b", 2
     document.save()
@@ -114,7 +114,7 @@ def test_an_entry_index_out_of_range_names_the_historys_length():
 
 
 def test_a_soft_deleted_row_is_reverted_and_stays_deleted():
-    note = NoteFactory(title="a")
+    note = NoteFactory.create(title="a")
     note.title = "b"
     note.save()
     note.delete()
