@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Profile one kind of write of table 9 for one benchmark model, with pyinstrument when it is installed (cProfile
-otherwise), after timing it against the same-width plain model. For finding where a ratio goes.
+otherwise), after timing it against the same-width plain model: the call tree, library frames folded, with each
+frame's share of the time. For finding where a ratio goes.
 
     python bench/profile_saves.py --project /path/to/baked/project [--model TrackableModel]
         [--workload save|create|bulk_update|get_save|qs_update] [--postgres]
@@ -24,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import setup
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-FLAT_LINES = 40
 WORKLOADS = ("save", "create", "bulk_update", "get_save", "qs_update")
 
 
@@ -130,9 +130,6 @@ def profile(alias, label, workload, rows, interval):
         run()
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=False, time="percent_of_total"))
-        # Where the time is spent itself (library frames included), the frames that take the most first.
-        flat = profiler.output_text(unicode=False, color=False, show_all=True, flat=True, time="percent_of_total")
-        print("\n".join(flat.splitlines()[:FLAT_LINES]))
 
 
 if __name__ == "__main__":
