@@ -3,9 +3,12 @@ errors, return value) with a retry action, the periodic schedules with their nex
 for tasks no worker serves. Registered from apps.core.admin."""
 
 import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
@@ -15,6 +18,9 @@ from .tasks.framework import TaskResultStatus
 from .tasks.ingestors import registered_ingestors
 from .tasks.models import PeriodicRun, Task, TaskResultRecord
 from .tasks.schedules import registered_schedules
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 __all__ = ["PeriodicRunAdmin", "TaskResultAdmin", "UnservedIngestorFilter"]
 
@@ -29,10 +35,12 @@ class UnservedIngestorFilter(admin.SimpleListFilter):
     parameter_name = "served"
     UNSERVED = "no"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: "admin.ModelAdmin[Any]"
+    ) -> Iterable[tuple[str, "StrOrPromise"]]:
         return [(self.UNSERVED, _("By no worker (ingestor not registered)"))]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> QuerySet[Task] | None:
         if self.value() == self.UNSERVED:
             return queryset.filter(result__isnull=True).exclude(task_ingestor__in=list(registered_ingestors()))
         return None
@@ -52,10 +60,14 @@ class ResultStatusFilter(admin.SimpleListFilter):
     title = _("status")
     parameter_name = "status"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: "admin.ModelAdmin[Any]"
+    ) -> Iterable[tuple[str, "StrOrPromise"]]:
         return ResultStatus.choices
 
-    def queryset(self, request, queryset):
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[TaskResultRecord]
+    ) -> QuerySet[TaskResultRecord] | None:
         value = self.value()
         if value in ResultStatus.values:
             return queryset.filter(CURRENT_STATUS[ResultStatus(value)])
@@ -91,36 +103,36 @@ class TaskResultAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TaskResultRecord]:
         return super().get_queryset(request).select_related("queued_task")
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     @admin.display(description=_("status"))
-    def result_status(self, record):
+    def result_status(self, record: TaskResultRecord) -> str:
         return ResultStatus(record.current_status).label
 
     @admin.display(description=_("attempts"))
-    def attempts(self, record):
+    def attempts(self, record: TaskResultRecord) -> int:
         return record.attempts
 
     @admin.display(description=_("workers"))
-    def workers(self, record):
+    def workers(self, record: TaskResultRecord) -> str:
         return ", ".join(record.worker_ids) or "-"
 
     @admin.display(description=_("arguments"))
-    def arguments(self, record):
+    def arguments(self, record: TaskResultRecord) -> str:
         return format_html("<pre>{}</pre>", json.dumps({"args": record.args, "kwargs": record.kwargs}, indent=2))
 
     @admin.display(description=_("return value"))
-    def value(self, record):
+    def value(self, record: TaskResultRecord) -> str:
         if record.current_status != ResultStatus.SUCCESSFUL:
             return "-"
         return format_html("<pre>{}</pre>", json.dumps(record.return_value, indent=2))
 
     @admin.display(description=_("errors"))
-    def error_list(self, record):
+    def error_list(self, record: TaskResultRecord) -> str:
         errors = record.current_errors()
         if not errors:
             return "-"
@@ -131,7 +143,7 @@ class TaskResultAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("Retry the selected failed tasks"), permissions=["change"])
-    def retry(self, request, queryset):
+    def retry(self, request: HttpRequest, queryset: QuerySet[TaskResultRecord]) -> None:
         """Put each failed result's task back to pending (Task.requeue: a fresh allowance of attempts, the errors
         so far kept); the others are left alone and named."""
         retried, refused = 0, []
@@ -167,13 +179,13 @@ class PeriodicRunAdmin(admin.ModelAdmin):
     date_hierarchy = "slot"
     change_list_template = "admin/core/periodicrun/change_list.html"
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: PeriodicRun | None = None) -> bool:
         return False
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         now = timezone.now()
         schedules = [
             {

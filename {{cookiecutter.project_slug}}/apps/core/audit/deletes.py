@@ -139,7 +139,7 @@ def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry
         history=quote(column(model, "history")),
         table=quote(opts.db_table),
         pk=quote(column(history_model(model), "pk")),
-        pk_type=pk.cast_db_type(connection),
+        pk_type=pk.cast_db_type(connection),  # type: ignore[attr-defined, unused-ignore]  # (5.2 stubs lack it)
         pk_text=pk_text or "NULL",
         values=values or "NULL",
     )

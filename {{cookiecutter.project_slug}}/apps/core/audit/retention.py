@@ -16,7 +16,7 @@ import datetime
 import functools
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -28,6 +28,10 @@ from . import entries, tracker
 from .archive import ArchivedHistory
 from .expressions import HistoryLength, append_entries
 from .sequence import column, history_model, stored_pk
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 PRUNE = "prune"
 
@@ -159,7 +163,7 @@ def _move_to_archive(model: type[models.Model], using: str, cuts: dict[Any, int]
         "history": quote(column(model, "history")),
         "table": quote(opts.db_table),
         "pk": quote(column(history_model(model), "pk")),
-        "pk_type": opts.pk.cast_db_type(connection),
+        "pk_type": opts.pk.cast_db_type(connection),  # type: ignore[attr-defined, unused-ignore]  # (5.2 stubs)
     }
     keyed = json.dumps(
         {
@@ -181,7 +185,9 @@ class FirstEntryAt(models.Func):
 
     output_field = models.TextField()
 
-    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[override]
+    def as_sql(  # type: ignore[override]
+        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
+    ) -> "_AsSqlType":
         column, params = compiler.compile(self.source_expressions[0])
         template = {"postgresql": "({0} -> 0 ->> 'at')", "sqlite": "({0} ->> '$[0].at')"}[connection.vendor]
         return template.format(column), params
@@ -197,7 +203,9 @@ class FirstEntryMoment(models.Func):
         "sqlite": "replace(substr({0} ->> '$[0].at', 1, 26), 'T', ' ')",
     }
 
-    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[override]
+    def as_sql(  # type: ignore[override]
+        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
+    ) -> "_AsSqlType":
         column, params = compiler.compile(self.source_expressions[0])
         return self.templates[connection.vendor].format(column), params
 
@@ -221,7 +229,9 @@ class EntriesSince(models.Func):
         super().__init__(history)
         self.since = since
 
-    def as_sql(self, compiler, connection, **extra_context):  # type: ignore[override]
+    def as_sql(  # type: ignore[override]
+        self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper", **extra_context: Any
+    ) -> "_AsSqlType":
         column, params = compiler.compile(self.source_expressions[0])
         return self.templates[connection.vendor].format(column), (*params, self.since)
 

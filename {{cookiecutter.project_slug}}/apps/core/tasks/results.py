@@ -11,7 +11,7 @@ retry, a requeue, a lease recovered), and the result reads it from there.
 import datetime
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils import timezone
@@ -21,6 +21,9 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import TaskUnrunnable, WorkerLost
 from .framework import DEFAULT_TASK_QUEUE_NAME, Task, TaskError, TaskResult, TaskResultStatus
 from .retries import DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF
+
+if TYPE_CHECKING:
+    from .models import Task as TaskRow
 
 __all__ = ["TaskResultRecord", "load_task"]
 
@@ -45,11 +48,11 @@ def load_task(path: str) -> Task:
     return found
 
 
-class TaskResultRecordQuerySet(models.QuerySet):
-    def finished(self):
+class TaskResultRecordQuerySet(models.QuerySet["TaskResultRecord", "TaskResultRecord"]):
+    def finished(self) -> "TaskResultRecordQuerySet":
         return self.filter(status__in=FINISHED)
 
-    def expired(self, days: float, now: datetime.datetime | None = None):
+    def expired(self, days: float, now: datetime.datetime | None = None) -> "TaskResultRecordQuerySet":
         """Finished results older than `days` (by when they finished): what `prune_tasks` removes."""
         return self.finished().filter(finished_at__lt=(now or timezone.now()) - datetime.timedelta(days=days))
 
@@ -88,7 +91,7 @@ class TaskResultRecord(models.Model):
         return f"{self.task_path} ({self.id})"
 
     @property
-    def queued(self):
+    def queued(self) -> "TaskRow | None":
         """The Task row still holding this work (pending, processing, or failed), or None once it completed."""
         try:
             return self.queued_task

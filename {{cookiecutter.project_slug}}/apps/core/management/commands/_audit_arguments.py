@@ -2,11 +2,12 @@
 
 from django.apps import apps
 from django.core.management.base import CommandError
+from django.db import models
 
 from apps.core.audit.sequence import audited
 
 
-def audited_model(label):
+def audited_model(label: str) -> type[models.Model]:
     """The audited model named `label` ("app_label.Model"), or one clear error."""
     try:
         model = apps.get_model(label)
@@ -17,5 +18,5 @@ def audited_model(label):
     return model
 
 
-def audited_models():
+def audited_models() -> list[type[models.Model]]:
     return [model for model in apps.get_models() if audited(model) and not model._meta.proxy]

@@ -1,8 +1,9 @@
 """`python manage.py prune_history --before DATE`: retention for the audit trail (see apps/core/audit/retention.py)."""
 
 import datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 from django.utils import dateparse, timezone
 
@@ -12,7 +13,7 @@ from apps.core.models import ArchivedHistory
 from ._audit_arguments import audited_model, audited_models
 
 
-def parse_before(text):
+def parse_before(text: str) -> datetime.datetime:
     """A date (midnight, in the project's time zone) or a date and time; one clear error otherwise."""
     try:
         moment = dateparse.parse_datetime(text)
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         "in its own transaction; safe to run from cron or as a periodic task."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--before", required=True, help="Remove entries older than this date (YYYY-MM-DD).")
         parser.add_argument(
             "--model", action="append", default=[], metavar="APP.MODEL", help="Only this model (repeatable)."
@@ -48,7 +49,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
 
-    def handle(self, *args, before, model, dry_run, batch_size, database, **options):
+    def handle(
+        self,
+        *args: Any,
+        before: str,
+        model: list[str],
+        dry_run: bool,
+        batch_size: int,
+        database: str,
+        **options: Any,
+    ) -> None:
         moment = parse_before(before)
         if batch_size < 1:
             raise CommandError(f"--batch-size must be at least 1, not {batch_size}.")

@@ -3,8 +3,9 @@ longer ago than the retention period (TASKS' OPTIONS "result_retention_days", de
 that held them, and the records of past periodic slots (the latest of each schedule is kept: it says the slot ran)."""
 
 import datetime
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         "result_retention_days), the failed tasks that held them, and the records of past periodic slots."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--min-age-days",
             type=_number(float, 0, False),
@@ -31,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="count what would be removed; remove nothing")
         parser.add_argument("--database", help="database alias (default: the backend's, else 'default')")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         backend = _our_backend()
         days = options["min_age_days"]
         if days is None:

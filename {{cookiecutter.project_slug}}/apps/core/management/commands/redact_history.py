@@ -1,8 +1,10 @@
 """`python manage.py redact_history app.Model PK --fields ... --reason ...`: erasure from the audit trail (see
 apps/core/audit/erasure.py)."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS
 
 from apps.core.audit import erasure
@@ -17,7 +19,7 @@ class Command(BaseCommand):
         "naming the fields and the reason."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model", metavar="APP.MODEL")
         parser.add_argument("pk", nargs="?", help="The row's primary key (or --all).")
         parser.add_argument("--fields", nargs="+", required=True, help="The fields whose recorded values go.")
@@ -27,7 +29,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
 
-    def handle(self, *args, model, pk, fields, reason, every_row, database, **options):
+    def handle(
+        self,
+        *args: Any,
+        model: str,
+        pk: str | None,
+        fields: list[str],
+        reason: str,
+        every_row: bool,
+        database: str,
+        **options: Any,
+    ) -> None:
         chosen = audited_model(model)
         if (pk is None) != every_row:
             raise CommandError("Name one row by its primary key, or every row with --all (not both).")
