@@ -270,7 +270,7 @@ def _load(model, using, instances, querysets):
     need_values = _values_sql(model, connection) is None
     need_text = model.__str__ is not models.Model.__str__
     need_text = need_text or _pk_text(model, connection) is None
-    needed = [*links, *(tracked if need_values else ())]
+    needed = list(dict.fromkeys([*links, *(tracked if need_values else ())]))  # a tracked foreign key links too
     rows: dict[Any, _Row] = {}
     missing = []
     for pk, instance in instances.items():

@@ -104,3 +104,11 @@ class Invoice(TrackableModel):
     reference = models.UUIDField(null=True)
     data = models.JSONField(default=dict)
     author = models.ForeignKey(Author, null=True, on_delete=models.SET_NULL, related_name="+")
+
+
+class Attachment(TrackableModel):
+    """A field the database cannot spell (a file) and a tracked foreign key that cascades: its rows are read in
+    Python when archived, without a __str__ of its own."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="attachments")
+    upload = models.FileField(upload_to="attachments/", blank=True)

@@ -16,6 +16,7 @@ from apps.core.current_user import acting_as
 from apps.core.models import ArchivedHistory
 
 from ..archiveapp.models import (
+    Attachment,
     Author,
     Book,
     Chapter,
@@ -254,3 +255,18 @@ def test_the_last_values_are_the_stored_forms_the_history_records(make):
     record = record_of(type(obj), obj.pk)
     assert record.values == expected
     assert record.values == {name: change["new"] for name, change in record.entries[0]["changes"].items()}
+
+
+def test_rows_read_in_python_keep_their_cause_and_values():
+    note = Note.objects.create(title="with files")
+    first = Attachment.objects.create(note=note, upload="attachments/a.pdf")
+    second = Attachment.objects.create(note=note)
+    note_pk = note.pk
+
+    note.delete()
+
+    for attachment in (first, second):
+        record = record_of(Attachment, attachment.pk)
+        assert record.values == stored_values(attachment)
+        assert record.object_repr == f"Attachment object ({attachment.pk})"
+        assert record.entries[-1]["cause"] == {"model": "archiveapp.note", "pk": note_pk}
