@@ -238,9 +238,7 @@ def stored_values(obj):
             author=Author.objects.create(name="a"),
         ),
         lambda: Invoice.objects.create(number=0, amount=Decimal("0")),
-        lambda: WideDocument.objects.create(
-            title="t", price=Decimal("1.5"), attachment="docs/a.pdf", data={"a": 1}
-        ),
+        lambda: WideDocument.objects.create(title="t", price=Decimal("1.5"), attachment="docs/a.pdf", data={"a": 1}),
         lambda: Switch.objects.create(on=True, count=3, ratio=0.25),
     ],
     ids=["spelled by the database", "nulls", "file field: in Python", "float field: in Python"],
