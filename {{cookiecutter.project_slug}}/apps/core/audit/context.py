@@ -46,7 +46,9 @@ def task_context(task_id: Any, ingestor: str) -> contextlib.AbstractContextManag
 def command_context(argv: list[str]) -> contextlib.AbstractContextManager[dict[str, Any]]:
     """The context of a management command, from the command line manage.py was given (`manage.py NAME ...`)."""
     name = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else None
-    return change_context(command=name) if name else contextlib.nullcontext({})
+    if name:
+        return change_context(command=name)
+    return contextlib.nullcontext({})
 
 
 def current_context() -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ API does the job:
 import contextlib
 import functools
 import weakref
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.core.exceptions import EmptyResultSet, FieldError
@@ -117,25 +118,29 @@ def check_update(queryset: models.QuerySet[Any], values: dict[str, Any]) -> None
         query.get_compiler(queryset.db).as_sql()
 
 
-def before_collector_delete(needed, run):
+def before_collector_delete(
+    needed: Callable[[deletion.Collector], bool], run: Callable[[deletion.Collector], None]
+) -> None:
     """Make every `Collector.delete()` call `run(collector)` first, in the delete's own transaction, when
     `needed(collector)` says so (a delete that needs nothing runs exactly as Django's, with no transaction added).
     Installed once; calling it again does nothing."""
     original = deletion.Collector.delete
     if getattr(original, "_runs_first", None) is not None:
         return
+
     @functools.wraps(original)
-    def delete(collector):
+    def delete(collector: deletion.Collector) -> tuple[int, dict[str, int]]:
         if not needed(collector):
             return original(collector)
         with transaction.atomic(using=collector.using, savepoint=False):
             run(collector)
             return original(collector)
+
     delete._runs_first = run  # type: ignore[attr-defined]
-    deletion.Collector.delete = delete  # type: ignore[method-assign]
+    deletion.Collector.delete = delete  # type: ignore[method-assign, assignment]
 
 
-def add_meta_index(model, index):
+def add_meta_index(model: type[models.Model], index: models.Index) -> None:
     """Add `index` to `model`'s indexes, as if its Meta listed it (so that makemigrations sees it)."""
     opts = model._meta
     opts.indexes = [*opts.indexes, index]
@@ -145,7 +150,7 @@ def add_meta_index(model, index):
 def defer_in_place(queryset: models.QuerySet[Any], *names: str) -> models.QuerySet[Any]:
     """`queryset.defer(*names)` without copying `queryset` first: for a queryset nobody else holds yet (the one a
     manager's get_queryset() just made). Where defer() would refuse (values(), a union), defer() reports it."""
-    if queryset._fields is not None or queryset.query.combinator:
+    if queryset._fields is not None or queryset.query.combinator:  # type: ignore[attr-defined]
         return queryset.defer(*names)
     queryset.query.add_deferred_loading(names)
     return queryset

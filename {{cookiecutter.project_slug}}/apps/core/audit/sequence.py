@@ -15,7 +15,7 @@ from django.db import models, router
 
 from . import entries
 from .archive import ArchivedHistory
-from .expressions import HistoryEntries, HistoryLength
+from .expressions import HistoryEntries, HistoryLength, column_of
 from .reads import HistoryReads
 
 # Entries read per query.
@@ -40,7 +40,7 @@ def history_model(model: type[models.Model]) -> type[models.Model]:
 def column(model: type[models.Model], name: str) -> str:
     """The database column of `model`'s concrete field `name` ("pk" for its primary key)."""
     field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-    return cast(str, cast(models.Field, field).column)
+    return column_of(cast(models.Field, field))
 
 
 def stored_pk(model: type[models.Model], pk: Any) -> str:
