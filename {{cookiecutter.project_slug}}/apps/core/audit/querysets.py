@@ -26,8 +26,11 @@ from .expressions import EntriesByRow, append_entries, rows_among
 # Rows per batch when a write lists the rows it touches (passed as one array or JSON parameter).
 _BATCH = 10_000
 
-# True while Django's bulk_update() runs its UPDATEs through update(), inside its own atomic block.
-_in_bulk_update: contextvars.ContextVar[bool] = contextvars.ContextVar("in_bulk_update", default=False)
+# Set while Django's bulk_update() runs its UPDATEs through update(), inside its own atomic block: the JSON forms
+# of the new values it sets, {attname: {pk: JSON form}}, for the fields it could tell them of (see _values_by_row).
+_bulk_update_values: contextvars.ContextVar[dict[str, dict[Any, Any]] | None] = contextvars.ContextVar(
+    "bulk_update_values", default=None
+)
 
 
 class TrackableQuerySet(models.QuerySet):
@@ -53,19 +56,18 @@ class TrackableQuerySet(models.QuerySet):
         # instead, without compiling it twice) or runs inside bulk_update(), whose atomic block ends with the error
         # and takes the transaction with it whatever is checked first.
         alone = one_statement and retention.row_limit(self.model) is None
-        if not alone and not _in_bulk_update.get():
+        by_row = _bulk_update_values.get()
+        if not alone and by_row is None:
             check_update(self, values)
         retention.before_update(self)  # rows at the model's history_row_limit move their oldest entries out first
         entry = entries.entry(entries.UPDATE, {}, user, now)
         if one_statement:
             # One statement: the database writes each row's entry from its old values (see sql_entries.py).
             changes = [
-                (field, value if hasattr(value, "resolve_expression") else entries.stored_form(field, value, vendor))
-                for field, key in tracked
-                for value in [values[key]]
+                (field, _entry_value(field, values[key], (by_row or {}).get(key), vendor)) for field, key in tracked
             ]
             values["history"] = sql_entries.AppendUpdateEntry(changes, entry)
-            if not alone or _in_bulk_update.get():
+            if not alone or by_row is not None:
                 return super().update(**values)
             return _keeping_transaction(self.db, functools.partial(super().update, **values))
         with transaction.atomic(using=self.db, savepoint=False):
@@ -125,12 +127,12 @@ class TrackableQuerySet(models.QuerySet):
             raise ValueError("The history is written by the audit trail; bulk_update() cannot set it.")
         fields = [name for name in fields if name != "history"]
         now, user = tracker.bulk_moment()
-        token = _in_bulk_update.set(True)
+        token = _bulk_update_values.set(_values_by_row(self, objs, fields, batch_size))
         try:
             with tracker.bulk_write(now, user):
                 updated = super().bulk_update(objs, fields, batch_size=batch_size)
         finally:
-            _in_bulk_update.reset(token)
+            _bulk_update_values.reset(token)
         written = entries.tracked_among(self.model, fields)
         for obj in objs:
             obj._stamp_update(now, user)

@@ -93,11 +93,46 @@ def can_build(model: type[models.Model], fields: Iterable[models.Field], vendor:
     return vendor in _SPELLINGS and all(field.model is table and _kind(field) is not None for field in fields)
 
 
+class ByRow(models.Expression):
+    """Each row's own new value in its JSON form, looked up by primary key in one JSON parameter ({pk: JSON form}):
+    for bulk_update(), whose new values are known in Python, so that the entry does not spell Django's CASE of one
+    WHEN per row a second and third time (in the test for a change and in the change itself)."""
+
+    output_field = models.JSONField()
+    templates = {
+        "postgresql": "NULLIF((%s::jsonb) -> ({pk})::text, 'null'::jsonb)",
+        "sqlite": "((%s) -> ('$.\"' || CAST(({pk}) AS TEXT) || '\"'))",
+    }
+
+    def __init__(self, values: dict[Any, Any]) -> None:
+        super().__init__()
+        self.values = values
+        self.pk: Any = models.F("pk")
+
+    @staticmethod
+    def applies_to(pks: Iterable[Any]) -> bool:
+        """Whether rows keyed `pks` can be looked up: on SQLite a key is spelled inside a JSON path."""
+        return not any(isinstance(pk, str) and ('"' in pk or "\\" in pk) for pk in pks)
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.pk]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.pk,) = exprs
+
+    def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> "_AsSqlType":
+        pk_sql, pk_params = compiler.compile(self.pk)
+        target = self.pk.target  # the primary key's Col: keys as the database spells them in text
+        keyed = {str(target.get_db_prep_value(pk, connection)): value for pk, value in self.values.items()}
+        return self.templates[connection.vendor].format(pk=pk_sql), (json.dumps(keyed), *pk_params)
+
+
 class AppendUpdateEntry(models.Expression):
     """`history || [entry]` for each row whose tracked values change, `history` otherwise.
 
     `changes` is [(field, new value)]: the new value is an expression (the database computes it, and spells its
-    JSON form) or the JSON form of a constant (computed once, in Python, by `entries.stored_form()`).
+    JSON form), the JSON form of a constant (computed once, in Python, by `entries.stored_form()`), or each row's
+    own JSON form (`ByRow`).
     """
 
     output_field = models.JSONField()
@@ -105,11 +140,13 @@ class AppendUpdateEntry(models.Expression):
     def __init__(self, changes: Sequence[tuple[models.Field, Any]], entry: dict[str, Any]) -> None:
         super().__init__()
         self.fields = [field for field, _value in changes]
-        self.computed = [hasattr(value, "resolve_expression") for _field, value in changes]
+        self.computed = [
+            hasattr(value, "resolve_expression") and not isinstance(value, ByRow) for _field, value in changes
+        ]
         self.expressions: list[Any] = [models.F("history")]
-        for (field, value), computed in zip(changes, self.computed, strict=True):
+        for field, value in changes:
             self.expressions.append(models.F(field.attname))
-            self.expressions.append(value if computed else models.Value(json.dumps(value)))
+            self.expressions.append(value if hasattr(value, "resolve_expression") else models.Value(json.dumps(value)))
         self.entry = entry
 
     def get_source_expressions(self) -> list[Any]:

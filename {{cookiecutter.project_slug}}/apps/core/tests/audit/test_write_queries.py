@@ -1,5 +1,9 @@
 """What each write costs in queries, and that the bulk and queryset-wide writes keep the audit trail."""
 
+import datetime
+from datetime import UTC
+from decimal import Decimal
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.db.models import F
@@ -219,6 +223,41 @@ def test_bulk_update_only_diffs_the_fields_it_writes():
 
     assert stored_history(document)[-1]["changes"] == {"title": change("a", "b")}
     assert Document.objects.get(pk=document.pk).body == "x"
+
+
+def test_bulk_update_records_each_rows_own_values_of_every_kind_as_save_would():
+    category = CategoryFactory.create()
+    changed, unchanged, cleared = (
+        Document.objects.get(pk=DocumentFactory.create(title=title, price=Decimal("1.50"), data={"a": 1}).pk)
+        for title in "abc"
+    )
+    changed.price, changed.category, changed.data = Decimal("2.25"), category, {"a": [1, None]}
+    changed.published_on, changed.publish_at = datetime.date(2026, 1, 2), datetime.datetime(2026, 1, 2, 3, 4, 5, 6, UTC)
+    unchanged.price, unchanged.data = Decimal("1.5"), {"a": 1}  # the stored values, spelled otherwise
+    cleared.price = None
+    fields = ["price", "category", "data", "published_on", "publish_at"]
+
+    Document.objects.bulk_update([changed, unchanged, cleared], fields)
+
+    assert stored_history(changed)[-1]["changes"] == {
+        "price": change("1.50", "2.25"),
+        "category": change(None, category.pk),
+        "data": change({"a": 1}, {"a": [1, None]}),
+        "published_on": change(None, "2026-01-02"),
+        "publish_at": change(None, "2026-01-02T03:04:05.000006+00:00"),
+    }
+    assert len(stored_history(unchanged)) == 1
+    assert stored_history(cleared)[-1]["changes"] == {"price": change("1.50", None)}
+
+
+def test_bulk_update_of_a_value_the_database_computes_records_what_it_computed():
+    first, second = (Document.objects.get(pk=DocumentFactory.create(views=views).pk) for views in (1, 5))
+    first.views, second.views = F("views") + 10, 6
+
+    Document.objects.bulk_update([first, second], ["views"])
+
+    assert stored_history(first)[-1]["changes"] == {"views": change(1, 11)}
+    assert stored_history(second)[-1]["changes"] == {"views": change(5, 6)}
 
 
 def test_queryset_update_is_audited_from_async_code_too(user):
