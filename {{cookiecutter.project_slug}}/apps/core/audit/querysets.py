@@ -160,6 +160,64 @@ class TrackableQuerySet(models.QuerySet):
         return self.filter(feed.ChangedBy(spec))
 
 
+def _entry_value(field: models.Field, value: Any, by_row: dict[Any, Any] | None, vendor: str) -> Any:
+    """What the entry's SQL takes for the new value of `field`: each row's own JSON form, when bulk_update() told
+    them; else the expression the database computes, or the JSON form of a constant."""
+    if by_row is not None:
+        return sql_entries.ByRow(by_row)
+    return value if hasattr(value, "resolve_expression") else entries.stored_form(field, value, vendor)
+
+
+def _values_by_row(
+    queryset: TrackableQuerySet, objs: list[Any], names: list[str], batch_size: int | None
+) -> dict[str, dict[Any, Any]]:
+    """{attname: {pk: JSON form}} of the tracked fields a bulk_update() of `objs` sets, so that the entry takes each
+    row's new value from one parameter rather than from Django's CASE of one WHEN per row; only when Django writes
+    them in one UPDATE (each UPDATE would carry them all), and not for a field an object sets to an expression (the
+    database computes it). Bad input is left to Django's bulk_update() to refuse."""
+    model = queryset.model
+    connection = connections[queryset.db]
+    try:
+        fields = [model._meta.get_field(name) for name in names]
+        pks = [obj.pk for obj in objs]
+    except (FieldDoesNotExist, AttributeError):
+        return {}
+    one_batch = connection.ops.bulk_batch_size(["pk", "pk", *fields], objs)
+    if not objs or len(objs) > min(batch_size or one_batch, one_batch) or not sql_entries.ByRow.applies_to(pks):
+        return {}
+    found = {}
+    for field in entries.tracked_among(model, names):
+        values: dict[Any, Any] = {}
+        for obj, pk in zip(objs, pks, strict=True):
+            value = getattr(obj, field.attname)
+            if hasattr(value, "resolve_expression"):
+                break
+            values.setdefault(pk, entries.stored_form(field, value, connection.vendor))  # Django's CASE: first wins
+        else:
+            found[field.attname] = values
+    return found
+
+
+def _keeping_transaction(using: str, update: Callable[[], int]) -> int:
+    """Run `update` (Django's QuerySet.update()); an error it raises before its statement reached the database
+    (Django compiles the UPDATE inside `mark_for_rollback_on_error()`) leaves the transaction usable, as it was."""
+    connection = connections[using]
+    sent = []
+
+    def note(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    usable = connection.in_atomic_block and not transaction.get_rollback(using)
+    try:
+        with connection.execute_wrapper(note):
+            return update()
+    except Exception:
+        if usable and not sent:
+            transaction.set_rollback(False, using=using)  # nothing was sent: the transaction is as it was
+        raise
+
+
 def _concrete(model, names):
     """Whether `names` are all concrete fields of `model` ("pk" included): anything else is left to Django's own
     bulk_create() to refuse, with its own error."""
