@@ -9,11 +9,12 @@ retry, a requeue, a lease recovered), and the result reads it from there.
 """
 
 import datetime
+import json
 import uuid
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +56,51 @@ class TaskResultRecordQuerySet(models.QuerySet["TaskResultRecord", "TaskResultRe
     def expired(self, days: float, now: datetime.datetime | None = None) -> "TaskResultRecordQuerySet":
         """Finished results older than `days` (by when they finished): what `prune_tasks` removes."""
         return self.finished().filter(finished_at__lt=(now or timezone.now()) - datetime.timedelta(days=days))
+
+    def start_attempt(self, pk: uuid.UUID, worker_id: str) -> "TaskResultRecord | None":
+        """Count an attempt by `worker_id` in result `pk` (status RUNNING, its worker id appended, the times set)
+        and return the result as it now stands; None if there is no such result.
+
+        A worker does it for every task it claims, so on PostgreSQL and SQLite it is one statement, `UPDATE ...
+        RETURNING`, the id appended in SQL; elsewhere, a read and a write (the caller holds the task's lease, so no
+        one else writes the result meanwhile)."""
+        connection = connections[self.db]
+        now = timezone.now()
+        if connection.vendor not in _APPEND_SQL:
+            record = self.filter(pk=pk).first()
+            if record is not None:
+                record.status = TaskResultStatus.RUNNING
+                record.started_at = record.started_at or now
+                record.last_attempted_at = now
+                record.worker_ids = [*record.worker_ids, worker_id]
+                record.save(update_fields=["status", "started_at", "last_attempted_at", "worker_ids"])
+            return record
+        meta = self.model._meta
+        quote = connection.ops.quote_name
+        column = {field.name: quote(field.column) for field in meta.concrete_fields}
+        stamp = meta.get_field("started_at").get_db_prep_save(now, connection)
+        appended, worker_param = _APPEND_SQL[connection.vendor]
+        sql = (
+            f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, "  # noqa: S608 (quoted names, parameters)
+            f"{column['started_at']} = COALESCE({column['started_at']}, %s), {column['last_attempted_at']} = %s, "
+            f"{column['worker_ids']} = {appended.format(column=column['worker_ids'])} "
+            f"WHERE {column['id']} = %s RETURNING {', '.join(column.values())}"
+        )
+        params = [
+            TaskResultStatus.RUNNING.value,
+            stamp,
+            stamp,
+            worker_param(worker_id),
+            meta.pk.get_db_prep_value(pk, connection),
+        ]
+        return next(iter(self.raw(sql, params)), None)
+
+
+# How start_attempt() appends a worker id to the JSON list, per database: the SQL and the parameter it takes.
+_APPEND_SQL = {
+    "postgresql": ("{column} || %s::jsonb", json.dumps),
+    "sqlite": ("json_insert({column}, '$[#]', %s)", str),
+}
 
 
 class TaskResultRecord(models.Model):

@@ -10,6 +10,7 @@ import datetime
 import json
 import traceback
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import TaskUnrunnable
@@ -67,6 +68,8 @@ class FunctionJob:
         self.function: FrameworkTask | None = None
         self.result: TaskResult | None = None
         self.final = False
+        self.begun = False
+        self.unrunnable: TaskUnrunnable | None = None
 
     @property
     def sender(self) -> type:
@@ -74,22 +77,34 @@ class FunctionJob:
 
         return type(self.function.get_backend()) if self.function is not None else DatabaseBackend
 
-    def start(self) -> None:
-        """Load the result and the function (TaskUnrunnable if either is missing), count this attempt in the
-        result, and send `task_started`."""
+    def begin(self) -> None:
+        """Count this attempt in the result (status RUNNING, this worker's id), in the claiming transaction. A
+        result or a function that cannot be loaded is noted, to fail the task when it starts (never raised here,
+        where it would roll back the claim, and the previous task's completion with it)."""
+        self.begun = True
         result_id = self.task.result_id
-        record = None if result_id is None else TaskResultRecord.objects.using(self.using).filter(pk=result_id).first()
+        records = TaskResultRecord.objects.using(self.using)
+        record = None if result_id is None else records.start_attempt(result_id, self.worker_id)
         if record is None:
-            raise TaskUnrunnable(f"The result {self.task.result_id} of this task is gone (pruned or deleted).")
+            self.unrunnable = TaskUnrunnable(f"The result {result_id} of this task is gone (pruned or deleted).")
+            return
         record.queued_task = self.task  # what the result's status reads, already at hand
         self.record = record
-        self.function = function = record.task()
-        now = timezone.now()
-        record.status = TaskResultStatus.RUNNING
-        record.started_at = record.started_at or now
-        record.last_attempted_at = now
-        record.worker_ids = [*record.worker_ids, self.worker_id]
-        record.save(update_fields=["status", "started_at", "last_attempted_at", "worker_ids"])
+        try:
+            self.function = record.task()
+        except TaskUnrunnable as error:
+            self.unrunnable = error
+        except Exception as error:  # a queue or a priority the backend no longer accepts, say
+            self.unrunnable = TaskUnrunnable(f"Cannot load the task function {record.task_path!r}: {error}")
+
+    def start(self) -> None:
+        """After the claim committed: TaskUnrunnable if the task cannot run, else send `task_started`."""
+        if not self.begun:
+            with transaction.atomic(using=self.using):
+                self.begin()
+        if self.unrunnable is not None:
+            raise self.unrunnable
+        record, function = self._started()
         self.result = record.as_task_result(function)
         task_started.send(self.sender, task_result=self.result)
 

@@ -28,6 +28,7 @@ class Slot:
 
     def __init__(self, worker: "Worker") -> None:
         self.worker = worker
+        self._begun: dict[object, FunctionJob] = {}  # task pk -> its job, begun in the claiming transaction
 
     def run(self) -> None:
         worker = self.worker
@@ -48,14 +49,27 @@ class Slot:
             worker.slot_ended()
 
     def claim(self, register: bool = True) -> Task | None:
-        """One task for this slot, as its ingestor's model, registered as running unless told not to; or None."""
+        """One task for this slot, as its ingestor's model, registered as running unless told not to; or None.
+
+        A @task function's attempt is counted in its result (status RUNNING, this worker's id) in the claiming
+        transaction, which is the finishing transaction of the slot's previous task when there was one: one commit
+        per task, as for ingestors."""
         worker = self.worker
-        claimed = Task.objects.db_manager(worker.using).claim(
-            1, task_ingestors=list(worker.ingestors), queues=worker.queues, worker=worker.identity, lease=worker.lease
-        )
-        if not claimed:
-            return None
-        task = claimed[0]
+        with transaction.atomic(using=worker.using, savepoint=False):
+            claimed = Task.objects.db_manager(worker.using).claim(
+                1,
+                task_ingestors=list(worker.ingestors),
+                queues=worker.queues,
+                worker=worker.identity,
+                lease=worker.lease,
+            )
+            if not claimed:
+                return None
+            task = claimed[0]
+            if task.result_id is not None:
+                job = FunctionJob(task, worker.identity, worker.using)
+                job.begin()
+                self._begun = {task.pk: job}
         model = worker.ingestors[task.task_ingestor].model if task.result_id is None else None
         if model is not None and not isinstance(task, model):
             task = model._base_manager.db_manager(worker.using).filter(pk=task.pk).first() or task
@@ -96,7 +110,7 @@ class Slot:
 
     def _job(self, task):
         if task.result_id is not None:
-            return FunctionJob(task, self.worker.identity, self.worker.using)
+            return self._begun.pop(task.pk, None) or FunctionJob(task, self.worker.identity, self.worker.using)
         return IngestorJob(task, self.worker.ingestors[task.task_ingestor])
 
     def _execute(self, task):

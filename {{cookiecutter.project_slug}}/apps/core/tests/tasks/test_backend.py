@@ -342,3 +342,16 @@ def test_a_task_whose_last_worker_died_reads_as_failed_with_the_reason():
     assert read.status == Status.FAILED
     assert read.errors[-1].exception_class is WorkerLost
     assert read.errors[-1].traceback.startswith("Gave up after attempt 3 of 3: its lease expired while worker dead:1")
+
+
+def test_a_database_without_update_returning_counts_attempts_by_a_read_and_a_write(monkeypatch):
+    from apps.core.tasks import results
+
+    monkeypatch.setattr(results, "_APPEND_SQL", {})  # as on a database start_attempt() has no statement for
+    result = tasks.probe.enqueue("fallback")
+
+    worker = run_burst()
+
+    read = tasks.probe.get_result(result.id)
+    assert (read.status, read.worker_ids) == (Status.SUCCESSFUL, [worker.identity])
+    assert read.return_value["status"] == "RUNNING"
