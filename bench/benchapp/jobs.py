@@ -1,5 +1,6 @@
 """Table 6's jobs for the other queues, doing what benchapp/ingestors.py does for the baked project's worker:
-django-tasks-db's (Django's task framework, the django-tasks backport before Django 6) and procrastinate's."""
+Django's task framework's (the django-tasks backport before Django 6), run by django-tasks-db's db_worker and, the
+same functions enqueued to the project's backend (`.using(backend="project")`), by run_tasks; and procrastinate's."""
 
 import time
 
@@ -26,7 +27,13 @@ if task is not None:
 
     @task()
     def stamp(key):
-        record_start("django-tasks-db", key)
+        record_start("django.tasks", key)
+
+    @task(takes_context=True)
+    def fail_once(context):
+        """Raises on its first attempt, succeeds on its retry: the cost of one retry, against noop."""
+        if context.attempt == 1:
+            raise RuntimeError("first attempt")
 
 
 def procrastinate_app(conninfo):

@@ -89,8 +89,15 @@ def configure(project, pg_url=None, pg_name=None):
             *task_queue_apps(),
             "benchapp.apps.BenchAppConfig",
         ],
-        # Table 6: django-tasks-db's backend (its results are routed to the database benchmarked, like the rest).
-        TASKS={"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}},
+        # Table 6: django-tasks-db's backend (its results are routed to the database benchmarked, like the rest), and
+        # the project's own (apps.core.tasks.backend) on the PostgreSQL database, retrying at once (the retry's cost).
+        TASKS={
+            "default": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+            "project": {
+                "BACKEND": "apps.core.tasks.backend.DatabaseBackend",
+                "OPTIONS": {"database": "pg", "retry_backoff": 0},
+            },
+        },
         DATABASES=databases,
         DATABASE_ROUTERS=["benchlib.router.CurrentDatabaseRouter"],
         AUTH_USER_MODEL="accounts.User",

@@ -1,6 +1,8 @@
 """Table 6: task workers end to end on PostgreSQL. The baked project's `run_tasks` worker against django-tasks-db's
 `db_worker` and procrastinate's worker, each running the same no-op job with 1, 2 and 4 worker processes, and the
-time from enqueueing a job to its start with one idle worker.
+time from enqueueing a job to its start with one idle worker. The same no-op `@task` function of Django's Tasks
+framework runs both through the project's backend (run_tasks) and through django-tasks-db (db_worker): the same API
+and the same function, so that comparison is exact. Last, the cost of a retry (a function failing once).
 
 Each system runs as its users run it: its own worker loop in its own processes (forked from this one, after
 Django is set up; each opens its own connections), its own enqueueing API, its defaults except where noted. A run
@@ -69,11 +71,61 @@ class RunTasks:
         Worker(ingestors, concurrency=concurrency, using=self.alias).run()
 
 
+class RunTasksFunctions(RunTasks):
+    """The baked project's backend of Django's Tasks framework (apps.core.tasks.backend): the very @task functions
+    db_worker runs, enqueued with `.using(backend="project")`, run by run_tasks (defaults)."""
+
+    label = "run_tasks (@task)"
+    compared_with = None
+
+    def problem(self):
+        from benchapp import jobs
+
+        if jobs.task is None:
+            return "needs Django 6's django.tasks (or the django-tasks backport)"
+        return None
+
+    def prepare(self):
+        from apps.core.models import Task
+        from apps.core.tasks.models import TaskResultRecord
+
+        Task.objects.using(self.alias).all().delete()
+        TaskResultRecord.objects.using(self.alias).all().delete()
+
+    def open(self):
+        from benchapp import jobs
+
+        # Bound to the project's backend once, as a module-level `@task(backend="project")` would be.
+        self.jobs = {name: getattr(jobs, name).using(backend="project") for name in ("noop", "stamp", "fail_once")}
+
+    def enqueue(self, key, kind="noop"):
+        if kind == "stamp":
+            self.jobs["stamp"].enqueue(key)
+        else:
+            self.jobs[kind].enqueue()
+
+    def remaining(self):
+        from apps.core.models import Task
+
+        return Task.objects.using(self.alias).exclude(status=Task.Status.FAILED).count()
+
+    def work(self, concurrency=1):
+        import logging
+
+        from apps.core.tasks.claiming import ALL_QUEUES
+        from apps.core.tasks.worker import Worker
+
+        logging.getLogger("apps.core.tasks").setLevel(logging.ERROR)  # no line per retry on the console
+        Worker({}, queues=ALL_QUEUES, concurrency=concurrency, using=self.alias).run()
+
+
 class DjangoTasksDb:
     """django-tasks-db's `manage.py db_worker` (Django's task framework, database backend), defaults except the
     random start-up delay, turned off (--no-startup-delay) so that every worker is polling when the run starts."""
 
     label = "django-tasks-db"
+    # The exact comparison: the same @task function through the same API.
+    compared_with = RunTasksFunctions.label
 
     def __init__(self, alias, conninfo):
         self.alias = alias
@@ -184,7 +236,7 @@ class Procrastinate:
         procrastinate_app(self.conninfo).run_worker(queues=["bench"], delete_jobs="successful")
 
 
-SYSTEMS = (RunTasks, DjangoTasksDb, Procrastinate)
+SYSTEMS = (RunTasks, RunTasksFunctions, DjangoTasksDb, Procrastinate)
 
 
 def _child(system, ready, concurrency):
@@ -305,6 +357,13 @@ def report(alias, title, conninfo, tasks, worker_counts, samples, quick=False):
                 if outcome["failed"]:
                     notes.append(f"ERROR ({system.label}, {workers} workers): {outcome['failed']} jobs failed")
             latencies[system.label] = latency(system, samples, settle)
+        functions, retry = systems[1], None
+        if functions.problem() is None:
+            retried = max(tasks // 4, 20)
+            retry = {
+                kind: throughput(functions, 1, retried, kind=kind, settle=settle)["per_second"]
+                for kind in ("noop", "fail_once")
+            }
         sleepers = max(tasks // 4, 20)
         for workers in worker_counts:
             threads["noop", workers] = throughput(ours, 1, tasks, concurrency=workers, settle=settle)
@@ -317,9 +376,14 @@ def report(alias, title, conninfo, tasks, worker_counts, samples, quick=False):
         if (system.label, worker_counts[0]) not in per_second:
             continue
         cells = [f"{system.label} (N processes)"]
+        base = getattr(system, "compared_with", ours.label)
         for workers in worker_counts:
             rate = per_second[system.label, workers]
-            ratio = "" if system is ours else f" ({per_second[ours.label, workers] / rate:.2f}x)"
+            ratio = (
+                ""
+                if base is None or (base, workers) not in per_second
+                else f" ({per_second[base, workers] / rate:.2f}x)"
+            )
             cells.append(f"{rate:,.0f}{ratio}")
         found = latencies[system.label]
         cells.append(f"{statistics.median(found) * 1000:.1f} ms / {max(found) * 1000:.1f} ms")
@@ -339,9 +403,11 @@ def report(alias, title, conninfo, tasks, worker_counts, samples, quick=False):
         notes=[
             f"{tasks:,} no-op jobs per run (after a warm-up run), enqueued one by one while N worker processes",
             "(started beforehand, idle) run them; jobs/s = jobs / time from the first enqueue until none is left.",
-            "(Nx): run_tasks' rate over that one's. run_tasks (1 process, N threads): one process, --concurrency N.",
+            "(Nx): run_tasks' rate over that one's; django-tasks-db's against run_tasks (@task), the same no-op @task",
+            "function through Django's API to each backend. run_tasks (1 process, N threads): --concurrency N.",
             f"Latency: {samples} jobs enqueued one at a time for one idle worker; the job stamps its start time.",
             "run_tasks and procrastinate wait on LISTEN/NOTIFY; db_worker polls (every 1 s by default).",
+            *_retry_note(retry, max(tasks // 4, 20)),
             *notes,
         ],
     )
@@ -370,6 +436,18 @@ def report(alias, title, conninfo, tasks, worker_counts, samples, quick=False):
         ],
     )
     return per_second, {label: statistics.median(found) for label, found in latencies.items()}
+
+
+def _retry_note(retry, count):
+    """The cost of a retry: a function failing once and retried at once (retry_backoff 0) against the no-op."""
+    if retry is None:
+        return []
+    extra = 1 / retry["fail_once"] - 1 / retry["noop"]
+    return [
+        f"A retry: {count:,} @task functions that fail once (retried at once) run at {retry['fail_once']:,.0f}/s",
+        f"on one run_tasks process, against {retry['noop']:,.0f}/s for the no-op: {extra * 1000:.2f} ms per retry",
+        f"({retry['noop'] / retry['fail_once']:.2f}x the no-op's whole run).",
+    ]
 
 
 def _megabytes(value):
