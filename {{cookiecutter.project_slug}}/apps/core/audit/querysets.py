@@ -182,7 +182,7 @@ def _values_by_row(
         pks = [obj.pk for obj in objs]
     except (FieldDoesNotExist, AttributeError):
         return {}
-    one_batch = connection.ops.bulk_batch_size(["pk", "pk", *fields], objs)
+    one_batch = connection.ops.bulk_batch_size([model._meta.pk, model._meta.pk, *fields], objs)  # as Django counts
     if not objs or len(objs) > min(batch_size or one_batch, one_batch) or not sql_entries.ByRow.applies_to(pks):
         return {}
     found = {}

@@ -111,8 +111,9 @@ class ByRow(models.Expression):
 
     @staticmethod
     def applies_to(pks: Iterable[Any]) -> bool:
-        """Whether rows keyed `pks` can be looked up: on SQLite a key is spelled inside a JSON path."""
-        return not any(isinstance(pk, str) and ('"' in pk or "\\" in pk) for pk in pks)
+        """Whether rows keyed `pks` can be looked up: one column each (not a composite key), and on SQLite a key is
+        spelled inside a JSON path."""
+        return not any(isinstance(pk, tuple) or (isinstance(pk, str) and ('"' in pk or "\\" in pk)) for pk in pks)
 
     def get_source_expressions(self) -> list[Any]:
         return [self.pk]
