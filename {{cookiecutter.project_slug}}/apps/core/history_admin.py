@@ -386,7 +386,7 @@ def _json(obj: models.Model, name: str, value: Any) -> Any:
         field = obj._meta.get_field(name)
     except FieldDoesNotExist:
         return value
-    return entries.stored_form(field, value) if field.concrete else value
+    return entries.stored_form(field, value) if isinstance(field, models.Field) and field.concrete else value
 
 
 def _messages(error: Exception) -> list[str]:

@@ -11,14 +11,16 @@ retry, a requeue, a lease recovered), and the result reads it from there.
 import datetime
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connections, models
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from ..audit.expressions import column_of
 from .exceptions import TaskUnrunnable, WorkerLost
 from .framework import DEFAULT_TASK_QUEUE_NAME, Task, TaskError, TaskResult, TaskResultStatus
 from .retries import DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF
@@ -77,8 +79,8 @@ class TaskResultRecordQuerySet(models.QuerySet["TaskResultRecord", "TaskResultRe
             return record
         meta = self.model._meta
         quote = connection.ops.quote_name
-        column = {field.name: quote(field.column) for field in meta.concrete_fields}
-        stamp = meta.get_field("started_at").get_db_prep_save(now, connection)
+        column = {field.name: quote(column_of(field)) for field in meta.concrete_fields}
+        stamp = cast(models.Field, meta.get_field("started_at")).get_db_prep_save(now, connection)
         appended, worker_param = _APPEND_SQL[connection.vendor]
         sql = (
             f"UPDATE {quote(meta.db_table)} SET {column['status']} = %s, "  # noqa: S608 (quoted names, parameters)
@@ -97,7 +99,7 @@ class TaskResultRecordQuerySet(models.QuerySet["TaskResultRecord", "TaskResultRe
 
 
 # How start_attempt() appends a worker id to the JSON list, per database: the SQL and the parameter it takes.
-_APPEND_SQL = {
+_APPEND_SQL: dict[str, tuple[str, Callable[[str], str]]] = {
     "postgresql": ("{column} || %s::jsonb", json.dumps),
     "sqlite": ("json_insert({column}, '$[#]', %s)", str),
 }

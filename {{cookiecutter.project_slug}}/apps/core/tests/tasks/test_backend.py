@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import re
 import threading
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -83,6 +84,10 @@ def test_the_worker_runs_it_and_the_result_is_read_back_anywhere():
         1,
         [worker.identity],
     )
+    assert read.started_at is not None
+    assert read.last_attempted_at is not None
+    assert read.finished_at is not None
+    assert read.enqueued_at is not None
     assert before <= read.started_at == read.last_attempted_at <= read.finished_at
     assert read.enqueued_at <= before
     assert not Task.objects.exists()  # completed, hence deleted; the result stays
@@ -95,7 +100,7 @@ def test_an_async_function_runs_in_the_worker():
 
     run_burst()
 
-    assert tasks.async_add.get_result(result.id).return_value == 9
+    assert tasks.async_add.get_result(result.id).return_value == 9  # type: ignore[comparison-overlap, unused-ignore]
 
 
 def test_aenqueue_and_aget_result():
@@ -205,7 +210,7 @@ def test_enqueued_in_a_transaction_it_exists_and_is_announced_only_on_commit():
         assert announced == [result.id]
         assert _seen_from_another_connection() == 1
 
-        rolled_back = []
+        rolled_back: list[Any] = []
         with pytest.raises(RuntimeError):
             _enqueue_then_roll_back(rolled_back)
     finally:

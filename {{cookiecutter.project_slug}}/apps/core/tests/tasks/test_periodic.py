@@ -106,6 +106,7 @@ def test_a_task_function_slot_enqueues_it_through_django_tasks(registry):
     )
 
     record = TaskResultRecord.objects.get()
+    assert run is not None
     assert (str(record.id), record.task_path) == (
         run.reference,
         "apps.core.tests.workerapp.tasks_with_options.returns_a_set",
@@ -123,5 +124,8 @@ def test_after_a_downtime_only_the_latest_missed_slot_runs_once(registry, settin
 
     assert Task.objects.filter(task_ingestor="often").count() == 1
     latest = PeriodicRun.objects.latest_run(registered_schedules()["ingestor:often"])
+    assert latest is not None
     assert timezone.now() - latest.slot < datetime.timedelta(seconds=10)
-    assert 0 < scheduler.seconds_to_next() <= 10
+    seconds = scheduler.seconds_to_next()
+    assert seconds is not None
+    assert 0 < seconds <= 10
