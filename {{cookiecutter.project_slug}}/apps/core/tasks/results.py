@@ -167,13 +167,15 @@ class TaskResultRecord(models.Model):
     def task(self, task: Task | None = None) -> Task:
         """The framework's Task as it was enqueued (the function at `task_path`, with this run's options)."""
         task = task if task is not None else load_task(self.task_path)
-        return replace(
-            task,
-            priority=self.priority,
-            queue_name=self.queue_name,
-            run_after=self.run_after,
-            backend=self.backend,
-        )
+        options: dict[str, Any] = {
+            "priority": self.priority,
+            "queue_name": self.queue_name,
+            "run_after": self.run_after,
+            "backend": self.backend,
+        }
+        if all(getattr(task, name) == value for name, value in options.items()):
+            return task  # as declared: no copy (each one is validated again by the backend)
+        return replace(task, **options)
 
     def as_task_result(self, task: Task | None = None) -> TaskResult:
         """Django's TaskResult of this run, as it stands."""

@@ -1,12 +1,14 @@
 """The worker's main thread: starts the slots, renews leases, recovers dead workers' tasks, wakes idle slots, and
 drains on a stop (see the package docstring)."""
 
+import datetime
 import logging
+import math
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
@@ -25,6 +27,8 @@ logger = logging.getLogger(__package__)
 # How often a worker looks for expired leases, at most (and at least every tenth of its own lease); also how often
 # idle slots look for work when LISTEN/NOTIFY wakes them (a safety net: a notification is never needed twice).
 RECOVERY_INTERVAL = 5.0
+# How long the slots of a worker share one reading of when the first deferred task is due (see first_deferred).
+DEFERRED_READ_INTERVAL = 0.05
 # How often a worker warns about pending tasks of ingestors that no worker of this code can run (and at start).
 UNSERVED_WARNING_INTERVAL = 300.0
 
@@ -71,6 +75,7 @@ class Worker:
         self._wakes = 0  # how many times the idle slots were woken, so that a wake between two looks is not lost
         self._active_slots = 0
         self._idle_slots = 0  # slots waiting for work: only then does the main thread read notifications
+        self._deferred: tuple[float, datetime.datetime | None] = (-math.inf, None)  # (when read, first due)
         self._crashed = False
         self._waker: Waker | None = None
         self._signals: StopSignals | None = None
@@ -116,6 +121,23 @@ class Worker:
         """How many times the idle slots were woken so far: a slot reads it before it looks for work."""
         with self._work:
             return self._wakes
+
+    def first_deferred(self, read: Callable[[], datetime.datetime | None]) -> datetime.datetime | None:
+        """When the first served task deferred to later is due (None: none is): `read()` from the database, shared
+        by the slots for DEFERRED_READ_INTERVAL, since every idle slot asks at every wake-up (one per enqueued task,
+        when the workers are idle). A retry this worker schedules forgets it (forget_deferred)."""
+        with self._lock:
+            read_at, due = self._deferred
+        if time.monotonic() - read_at < DEFERRED_READ_INTERVAL:
+            return due
+        due = read()
+        with self._lock:
+            self._deferred = (time.monotonic(), due)
+        return due
+
+    def forget_deferred(self) -> None:
+        with self._lock:
+            self._deferred = (-math.inf, None)
 
     def sleep_unless_woken_since(self, wakes: int, until: float | None = None) -> None:
         """Sleep until woken (or a safety-net timeout, or `until` seconds: a deferred task due), unless a wake came

@@ -96,14 +96,13 @@ class Slot:
     def _next_deferred(self):
         """Seconds until the first served task deferred to later (a retry, a run_after) is due, or None."""
         worker = self.worker
+
+        def read():
+            deferred = Task.objects.db_manager(worker.using).pending().serving(list(worker.ingestors), worker.queues)
+            return deferred.filter(run_after__gt=Now()).aggregate(due=Min("run_after"))["due"]
+
         try:
-            due = (
-                Task.objects.db_manager(worker.using)
-                .pending()
-                .serving(list(worker.ingestors), worker.queues)
-                .filter(run_after__gt=Now())
-                .aggregate(due=Min("run_after"))["due"]
-            )
+            due = worker.first_deferred(read)
         except (OperationalError, InterfaceError):
             return None  # the next claim reports it
         return None if due is None else max((due - timezone.now()).total_seconds(), 0.0)
@@ -174,6 +173,8 @@ class Slot:
             worker.unregister(pk)
         if next_task is not None:
             worker.register(next_task)  # only now: had the transaction rolled back, the claim would have too
+        if retry_at is not None:
+            worker.forget_deferred()  # the idle slots' next look must see this retry
         try:
             job.finished()
         except Exception:

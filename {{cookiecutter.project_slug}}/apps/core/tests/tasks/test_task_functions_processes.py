@@ -74,12 +74,10 @@ def test_a_worker_killed_at_any_step_leaves_the_task_to_its_lease_and_the_result
 
 
 def test_three_workers_racing_enqueue_each_periodic_slot_once(start_worker):
-    workers = [
-        start_worker(
-            "--queue", "default", "--ingestor", "stamp", env={"TEST_WORKER_EXTRA_APPS": "apps.core.tests.periodicapp"}
-        )
-        for _ in range(3)
-    ]
+    periodic_apps = {"TEST_WORKER_EXTRA_APPS": "apps.core.tests.periodicapp"}
+    workers = [start_worker("--queue", "default", "--ingestor", "stamp", env=periodic_apps) for _ in range(3)]
+    bystander = start_worker("--queue", "default", "--no-scheduler", env=periodic_apps)
+    workers.append(bystander)
     wait_for(lambda: PeriodicRun.objects.values("slot").distinct().count() >= 5, timeout=30, what="five slots")
     for worker in workers:
         worker.send(signal.SIGTERM)
@@ -102,6 +100,7 @@ def test_three_workers_racing_enqueue_each_periodic_slot_once(start_worker):
     slots = sorted(task_runs.values_list("slot", flat=True))
     assert all((later - earlier).total_seconds() == 1 for earlier, later in itertools.pairwise(slots))
     enqueuers = set(runs.values_list("worker", flat=True))
+    assert bystander.worker_id not in enqueuers  # --no-scheduler: it ran tasks, and scheduled none
     print(f"\n{runs.count()} slots enqueued by {len(enqueuers)} of 3 racing workers")
 
 
