@@ -151,14 +151,6 @@ class TrackableQuerySet(models.QuerySet):
         spec = feed.EntryFilter.of(user, since, until, fields, anyone=False)
         return self.filter(feed.ChangedBy(spec))
 
-    def changed_by(self, user, since=None, until=None, fields=None):
-        """The rows with at least one entry by `user` (a user, a user's primary key, or None for changes made with
-        nobody acting) made in [since, until) (timezone-aware datetimes), touching any of `fields` when given. One
-        SQL condition (see feed.py); on PostgreSQL the history's GIN index finds the user's rows."""
-        feed.check_fields(self.model, fields)
-        spec = feed.EntryFilter.of(user, since, until, fields, anyone=False)
-        return self.filter(feed.ChangedBy(spec))
-
 
 def _entry_value(field: models.Field, value: Any, by_row: dict[Any, Any] | None, vendor: str) -> Any:
     """What the entry's SQL takes for the new value of `field`: each row's own JSON form, when bulk_update() told

@@ -232,7 +232,8 @@ def test_bulk_update_records_each_rows_own_values_of_every_kind_as_save_would():
         for title in "abc"
     )
     changed.price, changed.category, changed.data = Decimal("2.25"), category, {"a": [1, None]}
-    changed.published_on, changed.publish_at = datetime.date(2026, 1, 2), datetime.datetime(2026, 1, 2, 3, 4, 5, 6, UTC)
+    changed.published_on = datetime.date(2026, 1, 2)
+    changed.publish_at = datetime.datetime(2026, 1, 2, 3, 4, 5, 6, UTC)
     unchanged.price, unchanged.data = Decimal("1.5"), {"a": 1}  # the stored values, spelled otherwise
     cleared.price = None
     fields = ["price", "category", "data", "published_on", "publish_at"]
