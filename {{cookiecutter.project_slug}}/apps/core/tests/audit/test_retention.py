@@ -16,7 +16,7 @@ from apps.core.audit import retention
 from apps.core.audit.checks import _check_row_limit
 from apps.core.models import ArchivedHistory
 
-from ..archiveapp.models import Document, Gauge, Note
+from ..archiveapp.models import Document, Gauge, Note, Place, Restaurant
 
 pytestmark = pytest.mark.django_db
 
@@ -298,3 +298,15 @@ def test_a_failing_batch_leaves_the_batches_it_did_not_finish_untouched(old_and_
     ]
     assert pruned == [True, True, False, False, False]
     assert all(len(Note.history_of(n.pk)) == 1 for n in notes[1:])
+
+
+def test_prune_shortens_a_multi_table_childs_history():
+    restaurant = Restaurant.objects.create(name="old")
+    age(Place, restaurant.pk, 400)
+    restaurant = Restaurant.objects.get(pk=restaurant.pk)
+    restaurant.name = "new"
+    restaurant.save()
+
+    prune("--before", days_ago(365), "--model", "archiveapp.Restaurant")
+
+    assert [entry["action"] for entry in Restaurant.objects.get(pk=restaurant.pk).history] == ["update", "prune"]
