@@ -1,8 +1,10 @@
 """`python manage.py run_tasks`: the worker process of the service (see apps/core/tasks/worker/ and the README)."""
 
 import argparse
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -126,16 +128,29 @@ class Command(BaseCommand):
             poll_interval=options["poll_interval"],
             using=options["database"],
         )
-        if options["verbosity"] == 0:
-            # Nothing but errors: the worker's and the framework's info and warnings are silenced.
-            for name in ("apps.core.tasks", "django.tasks", "django_tasks"):
-                logging.getLogger(name).setLevel(logging.ERROR)
-        else:
+        if options["verbosity"]:
             self.stdout.write(_banner(worker, names))
             self.stdout.flush()
-        code = worker.run()
+        with _only_errors_logged(options["verbosity"] == 0):
+            code = worker.run()
         if code:
             sys.exit(code)
+
+
+@contextlib.contextmanager
+def _only_errors_logged(quiet: bool) -> Iterator[None]:
+    """At -v 0, nothing but errors from the worker and the task framework while the worker runs."""
+    loggers = (
+        [logging.getLogger(name) for name in ("apps.core.tasks", "django.tasks", "django_tasks")] if quiet else []
+    )
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _banner(worker, names):
