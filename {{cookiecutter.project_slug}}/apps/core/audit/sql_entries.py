@@ -19,11 +19,15 @@ from typing import TYPE_CHECKING, Any, cast
 from django.conf import settings
 from django.db import models
 
+from .expressions import column_of
+
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 _TEXTS = (models.CharField, models.TextField)
+# The output field of a constant's JSON form (made once: a Value without one makes a field on every resolve).
+_TEXT = models.TextField()
 
 # How each database spells a value of each kind in its stored JSON form; {0} is the value's SQL.
 _SPELLINGS = {
@@ -144,10 +148,12 @@ class AppendUpdateEntry(models.Expression):
         self.computed = [
             hasattr(value, "resolve_expression") and not isinstance(value, ByRow) for _field, value in changes
         ]
-        self.expressions: list[Any] = [models.F("history")]
-        for field, value in changes:
-            self.expressions.append(models.F(field.attname))
-            self.expressions.append(value if hasattr(value, "resolve_expression") else models.Value(json.dumps(value)))
+        # Only the new values are expressions for Django to resolve: the columns (the history and each field's old
+        # value) are named as they are, which in an UPDATE's SET means the row's own, as it was.
+        self.expressions: list[Any] = [
+            value if hasattr(value, "resolve_expression") else models.Value(json.dumps(value), output_field=_TEXT)
+            for _field, value in changes
+        ]
         self.entry = entry
 
     def get_source_expressions(self) -> list[Any]:
@@ -158,15 +164,16 @@ class AppendUpdateEntry(models.Expression):
 
     def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> "_AsSqlType":
         spelling, statement = _SPELLINGS[connection.vendor], _STATEMENTS[connection.vendor]
-        history, history_params = compiler.compile(self.expressions[0])
+        quote = connection.ops.quote_name
+        history, history_params = quote(column_of(self.fields[0].model._meta.get_field("history"))), []
         differ, parts, empty = [], [], _Sql(statement["empty"])
         for index, field in enumerate(self.fields):
             kind = _kind(field)
             template = spelling[kind[0]] if isinstance(kind, tuple) else spelling[kind]
             places = {"places": kind[1], "digits": kind[2]} if isinstance(kind, tuple) else {}
-            column_sql, column_params = compiler.compile(self.expressions[1 + 2 * index])
+            column_sql, column_params = quote(column_of(field)), []
             old = _Sql.spelled(template, column_sql, column_params, **places)
-            new_sql, new_params = compiler.compile(self.expressions[2 + 2 * index])
+            new_sql, new_params = compiler.compile(self.expressions[index])
             new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
             if self.computed[index] and "differ_stored" in statement:
                 template = statement["differ_stored"].replace("{db_type}", cast(str, field.cast_db_type(connection)))  # type: ignore[attr-defined, unused-ignore]
