@@ -165,19 +165,19 @@ class AppendUpdateEntry(models.Expression):
     def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> "_AsSqlType":
         spelling, statement = _SPELLINGS[connection.vendor], _STATEMENTS[connection.vendor]
         quote = connection.ops.quote_name
-        history, history_params = quote(column_of(self.fields[0].model._meta.get_field("history"))), []
+        history = quote(column_of(cast(models.Field, self.fields[0].model._meta.get_field("history"))))
         differ, parts, empty = [], [], _Sql(statement["empty"])
         for index, field in enumerate(self.fields):
             kind = _kind(field)
             template = spelling[kind[0]] if isinstance(kind, tuple) else spelling[kind]
             places = {"places": kind[1], "digits": kind[2]} if isinstance(kind, tuple) else {}
-            column_sql, column_params = quote(column_of(field)), []
-            old = _Sql.spelled(template, column_sql, column_params, **places)
+            column_sql = quote(column_of(field))
+            old = _Sql.spelled(template, column_sql, [], **places)
             new_sql, new_params = compiler.compile(self.expressions[index])
             new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
             if self.computed[index] and "differ_stored" in statement:
                 template = statement["differ_stored"].replace("{db_type}", cast(str, field.cast_db_type(connection)))  # type: ignore[attr-defined, unused-ignore]
-                test = _Sql.of(template, old=_Sql(column_sql, column_params), new=_Sql(new_sql, new_params))
+                test = _Sql.of(template, old=_Sql(column_sql), new=_Sql(new_sql, new_params))
             else:
                 test = _Sql.of(statement["differ"], old=old, new=new)
             differ.append(test)
@@ -194,7 +194,7 @@ class AppendUpdateEntry(models.Expression):
         head = {name: value for name, value in self.entry.items() if name != "changes"}
         entry = _Sql.of(statement["entry"], changes=changes, head=_Sql("%s", [json.dumps(head)]))
         changed = _Sql(" OR ".join(test.sql for test in differ), [p for test in differ for p in test.params])
-        result = _Sql.of(statement["append"], changed=changed, history=_Sql(history, history_params), entry=entry)
+        result = _Sql.of(statement["append"], changed=changed, history=_Sql(history), entry=entry)
         return result.sql, tuple(result.params)
 
 
