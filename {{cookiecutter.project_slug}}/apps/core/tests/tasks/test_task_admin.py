@@ -180,7 +180,7 @@ def test_fail_processing_marks_the_tasks_failed_saying_who_and_logs_each_change(
     assert set(Task.objects.values_list("status", "last_error")) == {
         ("failed", f"Marked as failed in the admin by {admin_user.get_username()}.")
     }
-    entries = LogEntry.objects.order_by("object_id")
+    entries = LogEntry.objects.order_by("pk")  # logged in the tasks' order (object_id is text: "100" < "99")
     assert [(entry.action_flag, entry.object_id) for entry in entries] == [(CHANGE, str(task.pk)) for task in tasks]
     assert {entry.get_change_message() for entry in entries} == {"Status changed from Processing to Failed."}
 
