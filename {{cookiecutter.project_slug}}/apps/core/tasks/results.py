@@ -56,8 +56,12 @@ class TaskResultRecordQuerySet(models.QuerySet["TaskResultRecord", "TaskResultRe
         return self.filter(status__in=FINISHED)
 
     def expired(self, days: float, now: datetime.datetime | None = None) -> "TaskResultRecordQuerySet":
-        """Finished results older than `days` (by when they finished): what `prune_tasks` removes."""
-        return self.finished().filter(finished_at__lt=(now or timezone.now()) - datetime.timedelta(days=days))
+        """Results that ended more than `days` ago: what `prune_tasks` removes. Finished ones by when they
+        finished; those failed without a word from their worker (it died on the last attempt, or someone failed
+        the task by hand) by their last attempt."""
+        before = (now or timezone.now()) - datetime.timedelta(days=days)
+        failed_silently = models.Q(queued_task__status="failed", last_attempted_at__lt=before)
+        return self.filter(models.Q(status__in=FINISHED, finished_at__lt=before) | failed_silently)
 
     def start_attempt(self, pk: uuid.UUID, worker_id: str) -> "TaskResultRecord | None":
         """Count an attempt by `worker_id` in result `pk` (status RUNNING, its worker id appended, the times set)

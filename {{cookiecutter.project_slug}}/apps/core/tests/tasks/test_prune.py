@@ -62,6 +62,17 @@ def test_results_older_than_the_retention_go_with_their_failed_tasks(results):
     assert list(Task.objects.values_list("status", flat=True)) == ["pending"]  # the failed one went with its result
 
 
+def test_a_task_whose_worker_died_on_its_last_attempt_is_pruned_by_that_attempt(results):
+    lost = tasks.add.enqueue(5, 6)
+    TaskResultRecord.objects.filter(pk=lost.id).update(status=Status.RUNNING, last_attempted_at=days_ago(10))
+    Task.objects.filter(result__pk=lost.id).update(status="failed", last_error="Gave up after attempt 3 of 3: ...")
+
+    assert prune().startswith("Removed 3 task result(s)")
+
+    with pytest.raises(TaskResultDoesNotExist):
+        tasks.add.get_result(lost.id)
+
+
 def test_min_age_days_overrides_the_retention(results):
     assert prune("--min-age-days", "0.5").startswith("Removed 3 task result(s) finished more than 0.5 day(s) ago")
     assert TaskResultRecord.objects.get().status == Status.READY
