@@ -12,6 +12,16 @@
 - `checks`: system checks for mistakes that would weaken the trail.
 - `django_internals`: the one place that touches Django's private API, tested per supported version.
 
+Where a history lives, and for how long:
+
+- `archive`: ArchivedHistory, the one table for the history of rows deleted for real and for the oldest entries of
+  long histories; `deletes` writes it in the deleting transaction; `sequence` reads archive and row as one
+  (`MyModel.history_of(pk)`).
+- `retention`: the in-row limit (`history_row_limit`) and `prune_history`; `erasure`: `redact_history`;
+  `recovery`: a deleted row created again from its record (the admin's recover).
+
+Reading it:
+
 - `reads`, `revert`: reading a history (`obj.history.as_of()`, `versions()`, `diff()`) and putting a row back
   (`revert_to()`).
 - `feed`, `indexes`: who changed what (`changed_by()`, `activity()`) and the history's index on PostgreSQL.
