@@ -25,7 +25,7 @@ import psycopg
 TEMPLATE = Path(__file__).resolve().parent.parent
 UV = Path(sys.executable).with_name("uv")
 POSTGRES_SERVER = os.environ.get("TEMPLATE_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-TOOL_FOLDERS = {".venv", ".ruff_cache", "__pycache__", ".pytest_cache"}
+TOOL_FOLDERS = {".venv", ".ruff_cache", "__pycache__", ".pytest_cache", ".mypy_cache", ".import_linter_cache"}
 # Variables of the developer's shell that would leak into a baked project's settings.
 PROJECT_VARIABLES = ("DATABASE_URL", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "ADMIN_URL", "DJANGO_SETTINGS_MODULE")
 
@@ -193,6 +193,15 @@ def _ruff(project, _database_url):
     return project.run("ruff", "format", "--no-cache", "--check", ".")
 
 
+def _mypy(project, _database_url):
+    # No cache written into the project (its files are compared across bakes).
+    return project.run("mypy", "--cache-dir=/dev/null", "apps", "config")
+
+
+def _lint_imports(project, _database_url):
+    return project.run("lint-imports", "--no-cache")
+
+
 def _check(project, database_url):
     return project.manage("check", "--fail-level", "WARNING", env=_database(database_url))
 
@@ -225,6 +234,8 @@ def _pytest(project, database_url):
 
 STEPS = {
     "ruff": _ruff,
+    "mypy": _mypy,
+    "lint-imports": _lint_imports,
     "check": _check,
     "makemigrations": _makemigrations,
     "migrate": _migrate,

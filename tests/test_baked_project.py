@@ -10,6 +10,16 @@ def test_ruff_lint_and_format_are_clean(bakery, supported_project):
     bakery.step(supported_project, "ruff")
 
 
+def test_mypy_is_clean(bakery, supported_project):
+    done = bakery.step(supported_project, "mypy")
+    assert "Success: no issues found" in done.stdout
+
+
+def test_import_contracts_are_kept(bakery, supported_project):
+    done = bakery.step(supported_project, "lint-imports")
+    assert "0 broken" in done.stdout
+
+
 def test_django_system_checks_pass(bakery, supported_project, database_url):
     bakery.step(supported_project, "check", database_url)
 
@@ -38,8 +48,10 @@ def test_the_projects_own_test_suite_passes(bakery, supported_project, database_
 
 def test_pre_commit_passes_on_a_fresh_repository(bakery, supported_project, tmp_path):
     repository = git_repository_of(bakery.installed(supported_project), tmp_path / "repo")
+    (repository / ".venv").symlink_to(supported_project.venv)  # mypy and lint-imports run from it, as after make
     done = supported_project.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", cwd=repository)
-    for hook in ("ruff check", "ruff format", "django-upgrade", "check yaml", "check toml", "fix end of files"):
+    hooks = ("ruff check", "ruff format", "mypy", "import contracts (lint-imports)", "django-upgrade", "check yaml")
+    for hook in (*hooks, "check toml", "fix end of files"):
         assert f"{hook}." in done.stdout, f"hook {hook!r} did not run:\n{done.stdout}"
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 _TEXTS = (models.CharField, models.TextField)
 # The output field of a constant's JSON form (made once: a Value without one makes a field on every resolve).
-_TEXT = models.TextField()
+_TEXT: models.Field = models.TextField()
 
 # How each database spells a value of each kind in its stored JSON form; {0} is the value's SQL.
 _SPELLINGS = {
