@@ -70,7 +70,7 @@ class HistoryField(models.JSONField):
 
     descriptor_class = HistoryDescriptor
 
-    def value_from_object(self, obj):
+    def value_from_object(self, obj: models.Model) -> Any:
         """The entries as a plain list, for serializers and forms (some, YAML's, accept no list subclass)."""
         value = super().value_from_object(obj)
         return list(value) if isinstance(value, reads.HistoryList) else value
