@@ -4,20 +4,15 @@ change made and then reverted from the admin ("Revert to before this change", co
 Screenshots go with the other browser tests' (out/artefacts/browser-<django>/history-NN-*.png).
 """
 
-import secrets
-import subprocess
-
 import pytest
 
-from .baking import free_port, fresh_database
 from .test_production import (
     ADMIN,
     ARTEFACTS,
     CHROMIUM,
     CHROMIUM_FLAGS,
     POSTGRES_SERVERS,
-    production_environment,
-    start_web,
+    released_and_serving,
 )
 
 
@@ -29,33 +24,9 @@ def audited_server(request, bakery, tmp_path_factory):
     if not (project.path / "apps" / "notes").exists():
         project.run("python", "scripts/new_app.py", "notes", "--base", "trackable")
     workdir = tmp_path_factory.mktemp(f"history-browser-{version}")
-    username, password = "operator", secrets.token_urlsafe(16)
-    with fresh_database(request.getfixturevalue("postgres_url"), workdir) as database_url:
-        env = production_environment(project, database_url, workdir)
-        release = subprocess.run(
-            [project.path / "scripts" / "release"],
-            cwd=project.path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert release.returncode == 0, release.stdout + release.stderr
-        superuser = {
-            "DJANGO_SUPERUSER_USERNAME": username,
-            "DJANGO_SUPERUSER_EMAIL": "operator@example.com",
-            "DJANGO_SUPERUSER_PASSWORD": password,
-        }
-        subprocess.run(
-            [project.venv / "bin" / "python", "manage.py", "createsuperuser", "--noinput"],
-            cwd=project.path,
-            env={**env, **superuser},
-            check=True,
-            capture_output=True,
-        )
-        port = free_port()
-        with start_web(env, project, port, workdir / "start-web.log"):
-            yield version, f"http://localhost:{port}", username, password
+    server_url = request.getfixturevalue("postgres_url")
+    with released_and_serving(project, server_url, workdir) as (_env, port, _release_output, username, password):
+        yield version, f"http://localhost:{port}", username, password
 
 
 def test_a_real_browser_reverts_a_change_and_reads_the_activity_page(audited_server, tmp_path):

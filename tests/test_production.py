@@ -124,12 +124,11 @@ def start_web(server_env, project, port, log):
     return serving([str(project.path / "scripts" / "start-web")], project.path, env, port, log)
 
 
-@pytest.fixture(scope="module")
-def server(request, bakery, tmp_path_factory):
-    version, database = request.param
-    server_url = request.getfixturevalue("postgres_url") if database == "postgres" else None
-    project = bakery.installed(bakery.bake(django_version=version))
-    workdir = tmp_path_factory.mktemp(f"production-{version}-{database}")
+@contextlib.contextmanager
+def released_and_serving(project, server_url, workdir):
+    """The project as a deploy runs it: `scripts/release` on a fresh database, a superuser made by
+    `createsuperuser --noinput` (as an operator would), then `scripts/start-web` on a free loopback port (its log in
+    workdir/start-web.log). Yields (environment, port, the release's output, username, password)."""
     username, password = "operator", secrets.token_urlsafe(16)
     with fresh_database(server_url, workdir) as database_url:
         env = production_environment(project, database_url, workdir)
@@ -155,11 +154,28 @@ def server(request, bakery, tmp_path_factory):
             capture_output=True,
         )
         port = free_port()
-        log = workdir / "start-web.log"
-        with start_web(env, project, port, log):
-            yield Server(
-                version, database, project, env, f"http://127.0.0.1:{port}", log, release.stdout, username, password
-            )
+        with start_web(env, project, port, workdir / "start-web.log"):
+            yield env, port, release.stdout, username, password
+
+
+@pytest.fixture(scope="module")
+def server(request, bakery, tmp_path_factory):
+    version, database = request.param
+    server_url = request.getfixturevalue("postgres_url") if database == "postgres" else None
+    project = bakery.installed(bakery.bake(django_version=version))
+    workdir = tmp_path_factory.mktemp(f"production-{version}-{database}")
+    with released_and_serving(project, server_url, workdir) as (env, port, release_output, username, password):
+        yield Server(
+            version,
+            database,
+            project,
+            env,
+            f"http://127.0.0.1:{port}",
+            workdir / "start-web.log",
+            release_output,
+            username,
+            password,
+        )
 
 
 @on_every_server
