@@ -13,9 +13,13 @@ its in-row history; `history_of()` (see `sequence.py`) reads them as one sequenc
 stored form, as text, so that integer, UUID and string keys share one column.
 """
 
+from collections.abc import Callable
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .expressions import column_of
 
 
 class ArchivedHistory(models.Model):
@@ -51,3 +55,11 @@ class ArchivedHistory(models.Model):
     def __str__(self):
         kind = _("deleted") if self.deleted else _("archived entries of")
         return f"{kind} {self.model_label} {self.object_pk}"
+
+
+def insert_columns(quote: Callable[[str], str]) -> str:
+    """The archive's columns an INSERT writes (every one but the key), quoted, in the model's field order: the order
+    in which the archiving statements (deletes.py, retention.py) select their values."""
+    return ", ".join(
+        quote(column_of(field)) for field in ArchivedHistory._meta.concrete_fields if not field.primary_key
+    )

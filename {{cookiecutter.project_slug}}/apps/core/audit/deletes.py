@@ -24,7 +24,7 @@ from django.db import connections, models
 from django.db.models import deletion
 
 from . import entries, sql_entries, tracker
-from .archive import ArchivedHistory
+from .archive import ArchivedHistory, insert_columns
 from .sequence import audited, column, history_model, stored_pk
 
 # Rows per INSERT ... SELECT.
@@ -65,19 +65,6 @@ _TEXT: dict[str, dict[str, str | None]] = {
     "postgresql": {"integer": "(t.{0})::text", "text": "t.{0}", "uuid": "(t.{0})::text"},
     "sqlite": {"integer": "CAST(t.{0} AS TEXT)", "text": "t.{0}", "uuid": None},
 }
-
-_COLUMNS = (
-    "model_label",
-    "object_pk",
-    "object_repr",
-    "deleted",
-    "values",
-    "entries",
-    "entry_count",
-    "first_at",
-    "last_at",
-    "archived_at",
-)
 
 
 class _Row:
@@ -135,7 +122,7 @@ def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry
             extras[str(pk.get_db_prep_value(row.pk, connection))] = extra
     sql = _INSERT[vendor].format(
         archive=quote(ArchivedHistory._meta.db_table),
-        columns=", ".join(quote(column(ArchivedHistory, name)) for name in _COLUMNS),
+        columns=insert_columns(quote),
         history=quote(column(model, "history")),
         table=quote(opts.db_table),
         pk=quote(column(history_model(model), "pk")),

@@ -25,7 +25,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from . import entries, tracker
-from .archive import ArchivedHistory
+from .archive import ArchivedHistory, insert_columns
 from .expressions import HistoryLength, append_entries
 from .sequence import column, history_model, stored_pk
 
@@ -137,19 +137,6 @@ _MOVE = {
     ),
 }
 
-_CHUNK_COLUMNS = (
-    "model_label",
-    "object_pk",
-    "object_repr",
-    "deleted",
-    "values",
-    "entries",
-    "entry_count",
-    "first_at",
-    "last_at",
-    "archived_at",
-)
-
 
 def _move_to_archive(model: type[models.Model], using: str, cuts: dict[Any, int]) -> None:
     """Move the first `cut` entries of each row ({pk: cut}) into one archived chunk per row: two statements."""
@@ -159,7 +146,7 @@ def _move_to_archive(model: type[models.Model], using: str, cuts: dict[Any, int]
     insert, update = _MOVE[connection.vendor]
     names = {
         "archive": quote(ArchivedHistory._meta.db_table),
-        "columns": ", ".join(quote(column(ArchivedHistory, name)) for name in _CHUNK_COLUMNS),
+        "columns": insert_columns(quote),
         "history": quote(column(model, "history")),
         "table": quote(opts.db_table),
         "pk": quote(column(history_model(model), "pk")),
