@@ -47,6 +47,8 @@ class ServingWorker:
             connections.close_all()
 
     def stop(self):
+        if not self.thread.is_alive():
+            return
         self.worker.stop()
         self.thread.join(timeout=30)
         assert not self.thread.is_alive()
@@ -58,7 +60,7 @@ def serving():
 
     def start(**options):
         started.append(ServingWorker(**options))
-        return started[-1].worker
+        return started[-1]
 
     yield start
     for worker in started:
@@ -107,7 +109,7 @@ def test_a_failing_task_function_is_retried_on_the_backoff_schedule_until_it_suc
 @override_settings(TASKS=RETRYING)
 def test_the_last_failure_leaves_the_task_failed_with_every_attempts_error(serving):
     result = tasks.fails_until.enqueue("doomed", succeeds_on=99)
-    serving()
+    worker = serving()
 
     wait_for(lambda: tasks.fails_until.get_result(result.id).is_finished, what="the last attempt to fail")
 
@@ -119,6 +121,7 @@ def test_the_last_failure_leaves_the_task_failed_with_every_attempts_error(servi
     assert (queued.status, queued.attempts) == ("failed", 3)
     assert "ValueError: attempt 3 of doomed failed" in queued.last_error
 
+    worker.stop()  # a worker still serving would claim the requeued task at once
     queued.requeue()  # the manual way back
     assert tasks.fails_until.get_result(result.id).status == Status.READY
 
