@@ -275,8 +275,13 @@ def run_until_serving(clone, path, port, target="run", ready="Serving on"):
 
 
 def stop(process):
+    """SIGTERM to the whole process group (make, runserver and its reloader); SIGKILL if it has not exited in 30 s."""
     os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 def get(url, attempts=50):
