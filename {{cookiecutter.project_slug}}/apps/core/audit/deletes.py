@@ -3,13 +3,19 @@
 Every real delete in Django ends in `Collector.delete()`: Model.delete() (and so TimestampedModel.hard_delete()),
 QuerySet.delete() (and hard_delete()), the admin's delete and bulk delete action, and every CASCADE from a deleted
 parent or user, including the fast deletes the Collector runs as a raw DELETE without loading the rows.
-`django_internals.before_collector_delete()` runs `archive_collected()` just before it, in the same transaction: it
-reads the keys of the audited rows about to go (and the foreign keys that say which row's deletion took them) with
-one SELECT per model, and writes one INSERT ... SELECT per model (per 10,000 rows) that copies each row's history,
-its final "delete" entry appended, and its last tracked values into ArchivedHistory. The database spells the values
-in their stored form itself, as it does for QuerySet.update()'s entries (sql_entries.py), so the rows are not loaded
-into Python; a model whose fields it cannot spell, or whose __str__ is its own, has its rows loaded for those. A
-delete that rolls back takes its archive records with it.
+`django_internals.before_collector_delete()` runs `archive_collected()` just before it, in the same transaction,
+and writes one INSERT ... SELECT per model that copies each row's history, its final "delete" entry appended, and its
+last tracked values into ArchivedHistory. The database spells the values in their stored form itself, as it does for
+QuerySet.update()'s entries (sql_entries.py).
+
+- Rows the Collector deletes with a raw DELETE (a QuerySet.delete() with nothing to cascade) that were deleted in
+  their own right (no foreign key of theirs points to another row of this deletion) never enter Python: the INSERT
+  selects them with the very subquery the DELETE uses.
+- Otherwise one SELECT per model first reads their keys and the foreign keys that say which row's deletion took
+  them (their "cause"), and the INSERT takes the keys as one array, per 10,000 rows; a model whose fields the
+  database cannot spell, or whose __str__ is its own, has its rows loaded for those.
+
+A delete that rolls back takes its archive records with it.
 
 Django 6.1's database-level variants (`DB_CASCADE`) cannot reach an audited row: Django refuses a model mixing them
 with Python-level ones (models.E050), and every audited model has `created_by` and `updated_by` (SET_NULL).
@@ -43,7 +49,7 @@ _INSERT = {
         "jsonb_array_length(COALESCE(t.{history}, '[]'::jsonb)) + 1, "
         "COALESCE((t.{history} -> 0 ->> 'at')::timestamptz, %s), %s, %s "
         "FROM {table} AS t LEFT JOIN jsonb_each(%s::jsonb) AS extra ON extra.key = (t.{pk})::text "
-        "WHERE t.{pk} IN (SELECT unnest(%s::{pk_type}[]))"
+        "WHERE {where}"
     ),
     "sqlite": (
         "INSERT INTO {archive} ({columns}) "
@@ -56,8 +62,14 @@ _INSERT = {
         # The entry's ISO-8601 "at" in UTC, as Django stores a datetime there: "YYYY-MM-DD HH:MM:SS.ffffff".
         "COALESCE(replace(substr(t.{history} ->> '$[0].at', 1, 26), 'T', ' '), %s), %s, %s "
         "FROM {table} AS t LEFT JOIN json_each(%s) AS extra ON extra.key = t.{pk} "
-        "WHERE t.{pk} IN (SELECT value FROM json_each(%s))"
+        "WHERE {where}"
     ),
+}
+
+# The rows of one INSERT, by key: the keys as one parameter.
+_LISTED = {
+    "postgresql": "t.{pk} IN (SELECT unnest(%s::{pk_type}[]))",
+    "sqlite": "t.{pk} IN (SELECT value FROM json_each(%s))",
 }
 
 _OBJECT = {"postgresql": "jsonb_build_object({0})", "sqlite": "json_object({0})"}
@@ -85,6 +97,8 @@ def archive_collected(collector: deletion.Collector) -> None:
         return
     now, user = tracker.bulk_moment()
     entry = entries.entry(entries.DELETE, {}, user, now)
+    for model, querysets in deletion_set.selected_in_sql():
+        write_selected(model, collector.using, querysets, entry, now)
     for model, rows in deletion_set.audited_rows():
         for start in range(0, len(rows), _BATCH):
             write_deleted(model, collector.using, rows[start : start + _BATCH], entry, now)
@@ -97,16 +111,31 @@ def needs_archive(collector: deletion.Collector) -> bool:
     )
 
 
+def write_selected(
+    model: type[models.Model], using: str, querysets: list[models.QuerySet], entry: dict, now: Any
+) -> None:
+    """One INSERT ... SELECT: a deleted-row record for each row the Collector's raw DELETEs of `querysets` remove,
+    selected by their own subqueries, its history followed by `entry`. The database spells everything the record
+    holds (see `spelled_in_sql()`); no row was deleted because of another, so none has a cause."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    pk = f"t.{quote(column(history_model(model), 'pk'))}"
+    where, params = [], []
+    for queryset in querysets:
+        sql, subquery_params = queryset.values("pk").query.get_compiler(using).as_sql()
+        where.append(f"{pk} IN ({sql})")
+        params += subquery_params
+    _insert(model, connection, entry, now, {}, " OR ".join(where), params)
+
+
 def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry: dict, now: Any) -> None:
     """One INSERT ... SELECT: a deleted-row record for each of `rows`, holding the row's history (read by the
     database) followed by `entry` (with the row's cause, if any)."""
     connection = connections[using]
     vendor = connection.vendor
-    quote = connection.ops.quote_name
     opts = history_model(model)._meta
     pk = opts.pk
     pk_text = _pk_text(model, connection)
-    values = _values_sql(model, connection)
     extras = {}
     for row in rows:
         extra: dict[str, Any] = {}
@@ -120,24 +149,38 @@ def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry
             extra["cause"] = row.cause
         if extra:
             extras[str(pk.get_db_prep_value(row.pk, connection))] = extra
+    keys = [pk.get_db_prep_value(row.pk, connection) for row in rows]
+    where = _LISTED[vendor].format(
+        pk=connection.ops.quote_name(column(history_model(model), "pk")),
+        pk_type=pk.cast_db_type(connection),  # type: ignore[attr-defined, unused-ignore]  # (5.2 stubs lack it)
+    )
+    key_param = keys if vendor == "postgresql" else json.dumps(keys, default=str)
+    _insert(model, connection, entry, now, extras, where, [key_param])
+
+
+def _insert(
+    model: type[models.Model], connection: Any, entry: dict, now: Any, extras: dict, where: str, params: list
+) -> None:
+    """The INSERT ... SELECT of deleted-row records for the rows of `model` that `where` (SQL over its table, as
+    `t`) selects, with `extras` ({stored key: {"pk", "repr", "values", "cause"}}) for what Python had to spell."""
+    vendor = connection.vendor
+    quote = connection.ops.quote_name
+    opts = history_model(model)._meta
     sql = _INSERT[vendor].format(
         archive=quote(ArchivedHistory._meta.db_table),
         columns=insert_columns(quote),
         history=quote(column(model, "history")),
         table=quote(opts.db_table),
         pk=quote(column(history_model(model), "pk")),
-        pk_type=pk.cast_db_type(connection),  # type: ignore[attr-defined, unused-ignore]  # (5.2 stubs lack it)
-        pk_text=pk_text or "NULL",
-        values=values or "NULL",
+        pk_text=_pk_text(model, connection) or "NULL",
+        values=_values_sql(model, connection) or "NULL",
+        where=where,
     )
-    keys = [pk.get_db_prep_value(row.pk, connection) for row in rows]
     moment = connection.ops.adapt_datetimefield_value(now)
     entry_json = json.dumps(entry)
-    params: list[Any] = [model._meta.label_lower, f"{model._meta.object_name} object (", entry_json, entry_json]
-    params += [moment, moment, moment, json.dumps(extras)]
-    params.append(keys if vendor == "postgresql" else json.dumps(keys, default=str))
+    head: list[Any] = [model._meta.label_lower, f"{model._meta.object_name} object (", entry_json, entry_json]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*head, moment, moment, moment, json.dumps(extras), *params])
 
 
 def _pk_text(model: type[models.Model], connection: Any) -> str | None:
@@ -168,6 +211,16 @@ def _values_sql(model: type[models.Model], connection: Any) -> str | None:
     return _OBJECT[vendor].format(", ".join(parts)) if parts else _OBJECT[vendor].format("")
 
 
+def spelled_in_sql(model: type[models.Model], connection: Any) -> bool:
+    """Whether the database can spell a deleted row's whole record: its key as text, its text (the model keeps
+    Django's default __str__) and its last values."""
+    return (
+        model.__str__ is models.Model.__str__
+        and _pk_text(model, connection) is not None
+        and _values_sql(model, connection) is not None
+    )
+
+
 class _DeletionSet:
     """The rows one Collector deletes, by concrete model: what to archive, and why each row goes (its "cause")."""
 
@@ -184,6 +237,27 @@ class _DeletionSet:
             self.querysets.setdefault(_concrete(queryset.model), []).append(queryset)
         self.audited = [model for model in {*self.instances, *self.querysets} if audited(model)]
         self.loaded: dict[type[models.Model], dict[Any, _Row]] = {}
+
+    def selected_in_sql(self) -> list[tuple[type[models.Model], list[models.QuerySet]]]:
+        """(model, querysets) for each audited model whose rows are all deleted by raw DELETEs, in their own right
+        (no cascading foreign key of the model points to a model of this deletion), with nothing for Python to
+        spell and no multi-table parent or child in play. Those models leave `self.audited`: their rows are
+        archived by the subqueries that delete them, and never read."""
+        connection = connections[self.using]
+        deleted = {*self.instances, *self.querysets}
+        found = []
+        for model in list(self.audited):
+            if (
+                model in self.instances
+                or model._meta.parents
+                or any(model in other._meta.all_parents for other in self.audited)
+                or not _cascading_from(model).isdisjoint(deleted)
+                or not spelled_in_sql(model, connection)
+            ):
+                continue
+            found.append((model, self.querysets[model]))
+            self.audited.remove(model)
+        return found
 
     def audited_rows(self) -> list[tuple[type[models.Model], list[_Row]]]:
         """(model, rows) for each audited model, a multi-table child's rows under the child, each row's cause set."""
@@ -234,6 +308,11 @@ class _DeletionSet:
 
 def _concrete(model: type[models.Model]) -> type[models.Model]:
     return model._meta.concrete_model or model
+
+
+def _cascading_from(model: type[models.Model]) -> set[type[models.Model]]:
+    """The models whose rows' deletion cascades to rows of `model` (concrete models)."""
+    return {_concrete(field.related_model) for field in _cascading_links(model) if field.related_model is not None}
 
 
 def _cascading_links(model: type[models.Model]) -> list[models.Field]:

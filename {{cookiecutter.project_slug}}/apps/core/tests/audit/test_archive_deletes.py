@@ -84,6 +84,10 @@ def test_keys_of_every_kind_are_archived_as_their_stored_form(model, make):
     assert list(model.history_of(pk))[-1]["action"] == "delete"
 
 
+def _statements(queries):
+    return [q["sql"] for q in queries if not q["sql"].startswith(("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"))]
+
+
 def test_queryset_delete_archives_every_row_with_one_insert():
     Note.objects.bulk_create([Note(title=f"n{i}") for i in range(50)])
 
@@ -95,6 +99,29 @@ def test_queryset_delete_archives_every_row_with_one_insert():
     inserts = [q["sql"] for q in queries if "archivedhistory" in q["sql"].lower() and q["sql"].startswith("INSERT")]
     assert len(inserts) == 1
     assert len(queries) <= 6  # the rows read, the archive written, the delete (and the transaction)
+
+
+def test_a_fast_delete_archives_its_rows_with_the_deletes_own_subquery_and_never_reads_them():
+    Invoice.objects.bulk_create([Invoice(number=i, amount=Decimal(f"{i}.50")) for i in range(50)])
+    gone = {str(pk): number for pk, number in Invoice.objects.exclude(number=7).values_list("pk", "number")}
+
+    with CaptureQueriesContext(connection) as queries:
+        deleted, _ = Invoice.objects.exclude(number=7).delete()
+
+    assert deleted == 49
+    # Nothing cascades from an invoice, so Django deletes them with one raw DELETE; the INSERT selects the rows
+    # with its subquery (its parameters included): no SELECT of the invoices comes first.
+    statements = _statements(queries)
+    assert [sql.split()[0] for sql in statements] == ["INSERT", "DELETE"], statements
+    records = ArchivedHistory.objects.filter(model_label="archiveapp.invoice", deleted=True)
+    assert sorted(records.values_list("object_pk", flat=True)) == sorted(gone)
+    for record in records:
+        number = gone[record.object_pk]
+        assert (record.values["number"], record.values["amount"]) == (number, f"{number}.50")
+        assert record.object_repr == f"Invoice object ({record.object_pk})"
+        assert [entry["action"] for entry in record.entries] == ["create", "delete"]
+        assert "cause" not in record.entries[-1]
+    assert Invoice.objects.get().number == 7
 
 
 def test_a_cascade_archives_the_children_with_the_row_that_caused_it():
