@@ -9,7 +9,7 @@ def main():
 
     # A configuration error (a missing SECRET_KEY with DEBUG off, say) is one sentence and exit code 1, for every
     # command: run_tasks (the worker) and the release step's migrate included.
-    load_settings_or_exit()
+    load_settings_or_exit(sys.argv)
     from django.core.management import execute_from_command_line
 
     from apps.core.audit.context import command_context

@@ -15,8 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 EXIT_CODE = 1
 
 
-def load_settings_or_exit():
-    """Load the project's settings; on a configuration error, print its sentence to stderr and exit 1."""
+def load_settings_or_exit(argv=None):
+    """Load the project's settings; on a configuration error, print its sentence to stderr and exit 1. Given a
+    command line (manage.py's), its --settings and --pythonpath apply first, as Django's own manage.py applies them."""
+    if argv is not None:
+        _apply_default_options(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.conf import settings
 
@@ -32,3 +35,19 @@ def load_settings_or_exit():
 def configuration_error_line(error):
     """The error's sentence as one line (a message spread over several lines is joined with spaces)."""
     return " ".join(str(error).split()) or "The settings could not be loaded (ImproperlyConfigured)."
+
+
+def _apply_default_options(argv):
+    """--settings and --pythonpath from a manage.py command line, read as Django's ManagementUtility reads them
+    (before the settings load, which here happens before Django's own parsing)."""
+    from django.core.management.base import CommandError, CommandParser, handle_default_options
+
+    parser = CommandParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--settings")
+    parser.add_argument("--pythonpath")
+    parser.add_argument("args", nargs="*")
+    try:
+        options, _ = parser.parse_known_args(argv[2:])
+    except CommandError:
+        return  # a malformed command line is Django's to report, after the settings load
+    handle_default_options(options)

@@ -75,5 +75,14 @@ def test_the_same_processes_start_when_the_settings_are_right():
     assert done.returncode == 0, done.stderr
 
 
+def test_manage_py_honours_settings_on_its_command_line_as_djangos_does():
+    code = "from django.conf import settings; print(settings.SETTINGS_MODULE)"
+    shows = ["manage.py", "shell", "-v", "0", "-c", code]
+    done = start([*shows, "--settings=apps.core.tests.settings"])
+    assert (done.returncode, done.stdout, done.stderr) == (0, "apps.core.tests.settings\n", "")
+    done = start(shows, DJANGO_SETTINGS_MODULE="apps.core.tests.settings")
+    assert (done.returncode, done.stdout) == (0, "apps.core.tests.settings\n")
+
+
 def test_a_message_over_several_lines_is_printed_on_one():
     assert configuration_error_line(ValueError("Set X:\n  it is required.")) == "Set X: it is required."
