@@ -26,6 +26,7 @@ A multi-table child keeps one record, under its own model: its parents' rows go 
 import json
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import deletion
 
@@ -122,10 +123,14 @@ def write_selected(
     pk = f"t.{quote(column(history_model(model), 'pk'))}"
     where, params = [], []
     for queryset in querysets:
-        sql, subquery_params = queryset.values("pk").query.get_compiler(using).as_sql()
+        try:
+            sql, subquery_params = queryset.values("pk").query.get_compiler(using).as_sql()
+        except EmptyResultSet:  # filter(pk__in=[]): Django's DELETE of it sends no query either
+            continue
         where.append(f"{pk} IN ({sql})")
         params += subquery_params
-    _insert(model, connection, entry, now, {}, " OR ".join(where), params)
+    if where:
+        _insert(model, connection, entry, now, {}, " OR ".join(where), params)
 
 
 def write_deleted(model: type[models.Model], using: str, rows: list[_Row], entry: dict, now: Any) -> None:

@@ -124,6 +124,17 @@ def test_a_fast_delete_archives_its_rows_with_the_deletes_own_subquery_and_never
     assert Invoice.objects.get().number == 7
 
 
+def test_a_fast_delete_of_nothing_sends_no_query():
+    Invoice.objects.create(number=1, amount=Decimal("1.00"))
+
+    with CaptureQueriesContext(connection) as queries:
+        deleted, _ = Invoice.objects.filter(pk__in=[]).delete()
+
+    assert deleted == 0
+    assert _statements(queries) == []
+    assert not ArchivedHistory.objects.exists()
+
+
 def test_a_cascade_archives_the_children_with_the_row_that_caused_it():
     author = Author.objects.create(name="a")
     book = Book.objects.create(author=author, title="b")
