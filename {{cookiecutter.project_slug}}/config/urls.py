@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
-from apps.core.history_admin import activity_view
+from apps.core.audit.admin.history import activity_view
 from config.health import healthz
 from config.home import home
 

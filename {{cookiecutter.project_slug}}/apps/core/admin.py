@@ -10,8 +10,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import InvalidTransition, Task
+from .tasks.admin import UnservedIngestorFilter  # also registers the task results' and the schedules' admins
 from .tasks.exceptions import LeaseLost
-from .tasks_admin import UnservedIngestorFilter  # also registers the task results' and the schedules' admins
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet

@@ -13,7 +13,6 @@ and words deletion as what it is: the confirmation lists what will be marked del
 children) and says that it can be restored.
 """
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,18 +26,14 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
-from django.utils.text import Truncator, capfirst
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import history_admin
-from .archive_admin import DeletedRowsAdminMixin
-from .audit import entries
-from .audit.erasure import REDACT
-from .audit.recovery import RECOVER
-from .audit.retention import PRUNE
-from .history_admin import field_label as _field_label  # noqa: F401 - archive_admin uses it from here
-from .history_admin import render_entries as _render_entries
+from .audit.admin import history as history_admin
+from .audit.admin.deleted_rows import DeletedRowsAdminMixin
+from .audit.admin.history import ACTION_LABELS, HISTORY_VALUE_MAX_CHARS  # noqa: F401 - importable from here too
+from .audit.admin.history import render_entries as _render_entries
 from .softdelete import cascade
 from .softdelete.managers import TimestampedQuerySet
 
@@ -49,20 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DeletedListFilter", "TimestampedAdminMixin", "TrackableAdminMixin"]
 
-# Long values (a text field, a JSON document) are cut to this many characters in the history table.
-HISTORY_VALUE_MAX_CHARS = 200
-
-ACTION_LABELS = {
-    entries.CREATE: _("Created"),
-    entries.UPDATE: _("Changed"),
-    entries.DELETE: _("Deleted"),
-    entries.RESTORE: _("Restored"),
-    entries.REVERT: _("Reverted"),
-    RECOVER: _("Recovered"),
-    PRUNE: _("Pruned"),
-    REDACT: _("Redacted"),
-}
-
 # Django 6.1 places actions on the change list or the change form; Django 5.2 has no ActionLocation.
 _ActionLocation = getattr(admin_options, "ActionLocation", None)
 _CHANGE_LIST: Any = _ActionLocation.CHANGE_LIST if _ActionLocation is not None else None
@@ -72,7 +53,7 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
     """Audit fields are read-only, in an "Audit trail" section of the change page (not on the add page, where there
     is nothing to show yet). The history shows its latest entries there, newest first; the full history is a page
     of its own, read from the archive and the row as one. Rows deleted for real are listed, and recovered, from the
-    change list's "Deleted rows" (see archive_admin.py)."""
+    change list's "Deleted rows" (see apps/core/audit/admin/deleted_rows.py)."""
 
     change_list_template = "admin/core/change_list.html"  # the change list with its "Deleted rows" link
 
@@ -131,7 +112,7 @@ class TrackableAdminMixin(DeletedRowsAdminMixin):
         )
 
     def audit_trail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Every entry of one row's history, newest first, a page at a time, with filters (see history_admin)."""
+        """Every entry of one row's history, newest first, a page at a time, with filters (see audit/admin/history.py)."""
         return history_admin.audit_trail_view(self, request, object_id)
 
     def revert_view(self, request: HttpRequest, object_id: str, index: int) -> HttpResponse:
@@ -273,13 +254,6 @@ def _history_page(history, total, start, size):
 def _history(obj):
     """The row's whole history, its archived entries and its own as one sequence read a page at a time."""
     return type(obj).history_of(obj.pk, using=obj._state.db)
-
-
-def _format_value(value):
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return Truncator(text).chars(HISTORY_VALUE_MAX_CHARS)
 
 
 def _object_link(admin_site, obj):

@@ -27,6 +27,12 @@ Reading it:
 - `feed`, `indexes`: who changed what (`changed_by()`, `activity()`) and the history's index on PostgreSQL.
 - `context`: the request, task or command each entry was written in (its "ctx").
 
+In the admin:
+
+- `admin.history`: the history table, the full-history page with its filters, "Revert to before this change" and
+  the Activity page; `admin.deleted_rows`: a model's "Deleted rows" and their recover. TrackableAdminMixin
+  (`apps.core.admin_mixins`) puts them on each audited model's admin.
+
 This room imports nothing from `apps.core.softdelete` or `apps.core.tasks`: they build on it, never the reverse.
 
     from apps.core.audit import activity

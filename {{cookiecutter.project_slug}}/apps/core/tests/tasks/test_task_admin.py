@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.core.admin import TaskAdmin, TaskStatusFilter
 from apps.core.models import Task
-from apps.core.tasks_admin import UnservedIngestorFilter
+from apps.core.tasks.admin import UnservedIngestorFilter
 
 from ..factories import MyTaskFactory, TaskFactory, UserFactory
 from ..testapp.models import MyTaskModel

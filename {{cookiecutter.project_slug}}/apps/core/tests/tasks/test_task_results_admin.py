@@ -1,4 +1,4 @@
-"""The admin of the @task side (apps/core/tasks_admin.py): results with their status, attempts, errors and return
+"""The admin of the @task side (apps/core/tasks/admin.py): results with their status, attempts, errors and return
 value, the retry action, the schedules with their next run, and the Task list's filter for tasks no worker serves."""
 
 import datetime

@@ -1,6 +1,6 @@
 """The admin's "Deleted rows" of an audited model: rows deleted for real, read from the archive, and recovered.
 
-`DeletedRowsAdminMixin` (part of TrackableAdminMixin) adds two pages to a model's admin:
+`DeletedRowsAdminMixin` (part of TrackableAdminMixin, apps/core/admin_mixins.py) adds two pages to a model's admin:
 
 - `deleted-rows/`: the model's rows deleted for real, newest first, with who deleted them and when (needs the
   model's view or change permission);
@@ -10,6 +10,7 @@
   since, the row back already) is explained on the page, and creates nothing.
 """
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -21,12 +22,15 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .audit import entries
-from .audit.archive import ArchivedHistory
-from .audit.recovery import instance_from, recover, recoverable
+from .. import entries
+from ..archive import ArchivedHistory
+from ..expressions import HistoryEntries
+from ..recovery import instance_from, recover, recoverable
+from .history import HISTORY_VALUE_MAX_CHARS, field_label, render_entries
 
 if TYPE_CHECKING:
     from django.contrib import admin
@@ -116,8 +120,6 @@ class DeletedRowsAdminMixin(_ModelAdminBase):
                 return HttpResponseRedirect(
                     reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
                 )
-        from . import admin_mixins  # the history table, as the change page draws it
-
         obj = instance_from(record, self.model)
         history = self.model.history_of(record.object_pk, using=record._state.db)
         total = len(history)
@@ -136,7 +138,7 @@ class DeletedRowsAdminMixin(_ModelAdminBase):
             "deleted_at": at,
             "values": _values(self.model, record),
             "page": page,
-            "table": admin_mixins._render_entries(self, obj, shown),
+            "table": render_entries(self, obj, shown),  # the history table, as the change page draws it
             "can_recover": can_recover,
             "error": error,
             "list_url": reverse(
@@ -164,8 +166,6 @@ def _deletion(record):
 
 def _last_entries(record):
     """The last few entries of a record whose entries were not loaded, cut out by the database."""
-    from .audit.expressions import HistoryEntries
-
     rows = ArchivedHistory.objects.using(record._state.db).filter(pk=record.pk)
     window = rows.annotate(_last=HistoryEntries("entries", max(record.entry_count - 3, 0), record.entry_count))
     return window.values_list("_last", flat=True).first() or []
@@ -173,9 +173,13 @@ def _last_entries(record):
 
 def _values(model, record):
     """[(label, value)] of the record's last values, as the history table shows values."""
-    from . import admin_mixins
-
     stored = record.values or {}
-    return [
-        (admin_mixins._field_label(model, name), admin_mixins._format_value(value)) for name, value in stored.items()
-    ]
+    return [(field_label(model, name), _format_value(value)) for name, value in stored.items()]
+
+
+def _format_value(value):
+    """A value as text (JSON but for strings), cut to HISTORY_VALUE_MAX_CHARS."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return Truncator(text).chars(HISTORY_VALUE_MAX_CHARS)

@@ -14,10 +14,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from .tasks.framework import TaskResultStatus
-from .tasks.ingestors import registered_ingestors
-from .tasks.models import PeriodicRun, Task, TaskResultRecord
-from .tasks.schedules import registered_schedules
+from .framework import TaskResultStatus
+from .ingestors import registered_ingestors
+from .models import PeriodicRun, Task, TaskResultRecord
+from .schedules import registered_schedules
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

@@ -2,8 +2,8 @@
 filters, "Revert to before this change" (a confirmation, then the revert, logged), and the Activity page (the latest
 changes across every audited model the staff user may view).
 
-TrackableAdminMixin (admin_mixins.py) wires the per-row pages into each ModelAdmin; the Activity page is one URL of
-the project's admin (config/urls.py routes `<admin>/activity/` to `activity_view`).
+TrackableAdminMixin (apps/core/admin_mixins.py) wires the per-row pages into each ModelAdmin; the Activity page is one
+URL of the project's admin (config/urls.py routes `<admin>/activity/` to `activity_view`).
 
 Entries that are not what the audit trail writes (planted by hand-written SQL or an old data migration: a string, an
 object without "changes") are shown as unreadable, never an error.
@@ -33,11 +33,14 @@ from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .audit import entries
-from .audit.current_user import current_request
-from .audit.feed import Activity, EntryFilter, audited_models
-from .audit.reads import entry_moment, readable
-from .audit.revert import revertable_fields
+from .. import entries
+from ..current_user import current_request
+from ..erasure import REDACT
+from ..feed import Activity, EntryFilter, audited_models
+from ..reads import entry_moment, readable
+from ..recovery import RECOVER
+from ..retention import PRUNE
+from ..revert import revertable_fields
 
 # Values longer than this (or of more lines) are folded: the first line shows, the rest opens on a click.
 HISTORY_VALUE_MAX_CHARS = 200
@@ -47,14 +50,20 @@ HISTORY_VALUE_MAX_LINES = 8
 ACTIVITY_PAGE_SIZE = 100
 
 
+# What each action is called (also importable as apps.core.admin_mixins.ACTION_LABELS).
+ACTION_LABELS = {
+    entries.CREATE: _("Created"),
+    entries.UPDATE: _("Changed"),
+    entries.DELETE: _("Deleted"),
+    entries.RESTORE: _("Restored"),
+    entries.REVERT: _("Reverted"),
+    RECOVER: _("Recovered"),
+    PRUNE: _("Pruned"),
+    REDACT: _("Redacted"),
+}
+
+
 # --- the history table -------------------------------------------------------------------------------------------
-
-
-def action_labels() -> dict[str, Any]:
-    """What each action is called (admin_mixins.ACTION_LABELS, which imports this module)."""
-    from .admin_mixins import ACTION_LABELS
-
-    return ACTION_LABELS
 
 
 def render_entries(
@@ -66,7 +75,7 @@ def render_entries(
     request = current_request()
     can_revert = first_index is not None and request is not None and model_admin.has_change_permission(request, obj)
     revertable = revertable_fields(type(obj))
-    labels = action_labels()
+    labels = ACTION_LABELS
     rows: list[dict[str, Any]] = []
     for offset, entry in enumerate(shown):
         if not isinstance(entry, dict) or not isinstance(entry.get("changes", {}), dict):
@@ -180,7 +189,7 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("Any")), *action_labels().items()]  # type: ignore[attr-defined]
+        self.fields["action"].choices = [("", _("Any")), *ACTION_LABELS.items()]  # type: ignore[attr-defined]
 
     def clean_user(self) -> Any:
         value = self.cleaned_data["user"].strip()
@@ -475,7 +484,7 @@ def _activity_row(site: admin.AdminSite, by_table: dict[str, type[models.Model]]
     return {
         "at": format_at(item.get("at")),
         "by": item.get("by_name"),
-        "action": action_labels().get(str(item.get("action")), item.get("action", "")),
+        "action": ACTION_LABELS.get(str(item.get("action")), item.get("action", "")),
         "model": capfirst(opts.verbose_name),
         "pk": item["pk"],
         "url": url,
@@ -494,4 +503,4 @@ def _activity_url() -> str | None:
         return None
 
 
-__all__ = ["activity_view", "audit_trail_view", "render_entries", "revert_view"]
+__all__ = ["ACTION_LABELS", "activity_view", "audit_trail_view", "render_entries", "revert_view"]
