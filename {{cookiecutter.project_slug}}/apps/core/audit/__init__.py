@@ -29,9 +29,9 @@ Reading it:
 
 In the admin:
 
-- `admin.history`: the history table, the full-history page with its filters, "Revert to before this change" and
-  the Activity page; `admin.deleted_rows`: a model's "Deleted rows" and their recover. TrackableAdminMixin
-  (`apps.core.admin_mixins`) puts them on each audited model's admin.
+- `admin.trackable`: TrackableAdminMixin (importable from `apps.core.admin_mixins`), which puts on an audited
+  model's admin the pages of `admin.history` (the history table, the full-history page with its filters, "Revert to
+  before this change"; also the Activity page) and of `admin.deleted_rows` (the "Deleted rows", and recover).
 
 This room imports nothing from `apps.core.softdelete` or `apps.core.tasks`: they build on it, never the reverse.
 

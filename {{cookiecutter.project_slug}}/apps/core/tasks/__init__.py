@@ -8,6 +8,8 @@
   @task function returned or raised; `retries` the backoff; `framework` finds django.tasks or its 5.2 backport).
 - `schedules`: `periodic("cron")`, schedules enqueued at most once per slot by the workers.
 - `worker`: what `manage.py run_tasks` runs (slots, the main loop, waking, stop signals, the scheduler).
+- `admin`: TaskAdmin (its transitions as actions, the status and unserved-ingestor filters), the @task results with
+  their retry, the periodic runs under their schedules; registered by `apps.core.admin`, which re-exports them.
 
 It may use `apps.core.audit` (the acting user); the audit trail never imports from here.
 """
