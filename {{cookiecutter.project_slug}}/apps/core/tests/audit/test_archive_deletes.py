@@ -117,6 +117,7 @@ def test_a_fast_delete_archives_its_rows_with_the_deletes_own_subquery_and_never
     assert sorted(records.values_list("object_pk", flat=True)) == sorted(gone)
     for record in records:
         number = gone[record.object_pk]
+        assert record.values is not None
         assert (record.values["number"], record.values["amount"]) == (number, f"{number}.50")
         assert record.object_repr == f"Invoice object ({record.object_pk})"
         assert [entry["action"] for entry in record.entries] == ["create", "delete"]
