@@ -1,4 +1,4 @@
-"""The admin of Task: its list and actions. (The mixins for users' own models: test_audit_admin.py.)"""
+"""The admin of Task: its list and actions. (The mixins for users' own models: audit/test_history_admin.py.)"""
 
 import datetime
 
