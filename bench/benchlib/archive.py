@@ -9,10 +9,11 @@
 """
 
 import gc
+import json
 import time
 from decimal import Decimal
 
-from django.db import models, transaction
+from django.db import connections, models, transaction
 
 from . import router
 from .history_depth import history_of as made_entries
@@ -75,27 +76,84 @@ def measure_saves(alias, lengths, repeats):
     return results
 
 
+# The floor of any archive written in the deleting transaction: the plain delete, after copying each row's key (and
+# nothing else) into a table with no index at all.
+_FLOOR_TABLE = "bench_archive_floor"
+
+
 def measure_delete(alias, rows, rounds):
-    """{label: median seconds} of QuerySet.delete() of `rows` rows of a plain model and of TrackableModel."""
+    """{label: median seconds} of QuerySet.delete() of `rows` rows of a plain model and of TrackableModel, and of the
+    floor: the plain delete preceded, in its transaction, by an INSERT ... SELECT of each row's key alone."""
     from benchapp.models import Plain, Trackable
 
-    samples = {"plain": [], "TrackableModel": []}
+    samples = {"plain": [], "TrackableModel": [], "floor": []}
     archived = None
+    connection = connections[alias]
+    plain_table = connection.ops.quote_name(Plain._meta.db_table)
     with router.use(alias):
-        for _ in range(rounds):
-            for label, model in (("plain", Plain), ("TrackableModel", Trackable)):
-                reset_tables(alias, [model, _archive_model()])
-                model.objects.db_manager(alias).bulk_create(
-                    [model(name=f"row {i}", quantity=i, price=Decimal("1.00")) for i in range(rows)], batch_size=2000
-                )
-                start = time.perf_counter()
-                with transaction.atomic(using=alias):
-                    model.objects.db_manager(alias).all().delete()
-                samples[label].append(time.perf_counter() - start)
-                if model is Trackable:
-                    archived = _archive_model().objects.using(alias).filter(deleted=True).count()
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE {_FLOOR_TABLE} (object_pk varchar(255))")
+        try:
+            for _ in range(rounds):
+                for label, model in (("plain", Plain), ("TrackableModel", Trackable), ("floor", Plain)):
+                    reset_tables(alias, [model, _archive_model()])
+                    model.objects.db_manager(alias).bulk_create(
+                        [model(name=f"row {i}", quantity=i, price=Decimal("1.00")) for i in range(rows)],
+                        batch_size=2000,
+                    )
+                    start = time.perf_counter()
+                    with transaction.atomic(using=alias):
+                        if label == "floor":
+                            with connection.cursor() as cursor:
+                                cursor.execute(
+                                    f"INSERT INTO {_FLOOR_TABLE} (object_pk) SELECT CAST(id AS varchar(255)) "
+                                    f"FROM {plain_table}"
+                                )
+                        model.objects.db_manager(alias).all().delete()
+                    samples[label].append(time.perf_counter() - start)
+                    if model is Trackable:
+                        archived = _archive_model().objects.using(alias).filter(deleted=True).count()
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"DELETE FROM {_FLOOR_TABLE}")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {_FLOOR_TABLE}")
         reset_tables(alias, [Plain, Trackable, _archive_model()])
     return {label: median(values) for label, values in samples.items()}, archived
+
+
+_APPEND = {
+    "postgresql": "UPDATE {table} SET {history} = {history} || %s::jsonb, quantity = quantity + 1 WHERE id = %s",
+    "sqlite": "UPDATE {table} SET {history} = json_insert({history}, '$[#]', json(%s)), quantity = quantity + 1 "
+    "WHERE id = %s",
+}
+
+
+def measure_append(alias, lengths, repeats):
+    """{length: median seconds} of the database's own append of one entry to a row holding `length` entries: one
+    hand-written UPDATE per save, in its own transaction, no ORM. What a save's ratio cannot go below."""
+    from benchapp.models import Trackable
+
+    connection = connections[alias]
+    sql = _APPEND[connection.vendor].format(
+        table=connection.ops.quote_name(Trackable._meta.db_table), history=connection.ops.quote_name("history")
+    )
+    entry = json.dumps(made_entries(1)[0])
+    with router.use(alias):
+        reset_tables(alias, [Trackable])
+        manager = Trackable.objects.db_manager(alias)
+        pks = {length: manager.create(name="append", quantity=0, price=Decimal("1.00")).pk for length in lengths}
+        for length, pk in pks.items():
+            models.QuerySet.update(manager.filter(pk=pk), history=made_entries(length))  # bypasses the trail
+        samples = {length: [] for length in lengths}
+        for _ in range(repeats):
+            for length, pk in pks.items():  # taking turns, so that load on the machine falls on each alike
+                start = time.perf_counter()
+                with transaction.atomic(using=alias), connection.cursor() as cursor:
+                    cursor.execute(sql, [entry if connection.vendor == "sqlite" else f"[{entry}]", pk])
+                samples[length].append(time.perf_counter() - start)
+        reset_tables(alias, [Trackable])
+    return {length: median(values) for length, values in samples.items()}
 
 
 def _deep_row(alias, length, chunked):
@@ -148,6 +206,10 @@ def measure_history_of(alias, length, repeats, chunked):
     return median(first), median(last), whole, errors
 
 
+def _signed(seconds):
+    return ("+" if seconds >= 0 else "-") + fmt_seconds(abs(seconds))
+
+
 def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
     saves = measure_saves(alias, lengths, repeats)
     base = saves[lengths[0]][0]
@@ -162,8 +224,12 @@ def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
         ]
         for length, (typical, mean, in_row, whole) in saves.items()
     ]
+    in_row = saves[lengths[-1]][2]
+    appends = measure_append(alias, (lengths[0], in_row), repeats)
+    append_ratio = appends[in_row] / appends[lengths[0]]
     deletes, archived = measure_delete(alias, delete_rows, delete_rounds)
     delete_ratio = deletes["TrackableModel"] / deletes["plain"]
+    floor_ratio = deletes["floor"] / deletes["plain"]
     reads = {chunked: measure_history_of(alias, deep, repeats, chunked) for chunked in (False, True)}
     errors = [error for read in reads.values() for error in read[3]]
     saves_ratio = saves[lengths[-1]][0] / base
@@ -172,10 +238,15 @@ def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
         f"newest {LIMIT - LIMIT // 2:,}, the rest move to the archive); median of {repeats} saves after the row's",
         "set-up, and their mean.",
         f"Save with {lengths[-1]:,} entries / with {lengths[0]:,}: {fmt_ratio(saves_ratio)} (goal: at most 1.50x).",
+        f"The database's own append (one hand-written UPDATE, no ORM): {fmt_seconds(appends[lengths[0]])} to a row "
+        f"of {lengths[0]:,} entries, {fmt_seconds(appends[in_row])} to one of {in_row:,} ({fmt_ratio(append_ratio)}):",
+        f"{_signed(appends[in_row] - appends[lengths[0]])} of the save's "
+        f"{_signed(saves[lengths[-1]][0] - base)} between the two comes from the database's append alone.",
         f"QuerySet.delete() of {delete_rows:,} rows, median of {delete_rounds}: "
         f"plain {fmt_seconds(deletes['plain'])},",
         f"TrackableModel {fmt_seconds(deletes['TrackableModel'])} with {archived:,} rows archived: "
-        f"{fmt_ratio(delete_ratio)} (goal on PostgreSQL: at most 3x).",
+        f"{fmt_ratio(delete_ratio)} (goal on PostgreSQL: at most 3x). Floor: the plain delete after copying each",
+        f"row's key alone into a table without indexes, {fmt_seconds(deletes['floor'])}: {fmt_ratio(floor_ratio)}.",
         *(
             f"history_of() of a row deleted with {whole:,} entries {where}: first page of 100 {first * 1e3:.1f} ms, "
             f"last entry {last * 1e3:.1f} ms"
@@ -191,4 +262,10 @@ def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
         rows,
         notes=notes,
     )
-    return {"save_ratio": saves_ratio, "delete_ratio": delete_ratio, "history_of_first_page_ms": reads[True][0] * 1e3}
+    return {
+        "save_ratio": saves_ratio,
+        "append_ratio": append_ratio,
+        "delete_ratio": delete_ratio,
+        "delete_floor_ratio": floor_ratio,
+        "history_of_first_page_ms": reads[True][0] * 1e3,
+    }
