@@ -71,6 +71,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_01d47f_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -123,6 +124,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_d1bb1e_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -181,6 +183,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_6d7e5c_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -239,6 +242,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_f6bed8_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -291,6 +295,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_b0be1b_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -359,6 +364,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "all_objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_a4bf78_gin")],
             },
             managers=[
                 ("all_objects", django.db.models.manager.Manager()),
@@ -410,6 +416,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_8892cf_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -477,6 +484,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_820011_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -551,6 +559,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_7efe58_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -609,6 +618,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_63992c_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -697,6 +707,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_3c71fc_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -749,58 +760,11 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
+                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_3c60d2_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
                 ("all_objects", django.db.models.manager.Manager()),
             ],
-        ),
-        migrations.AddIndex(
-            model_name="author",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_d1bb1e_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="book",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_6d7e5c_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="chapter",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_f6bed8_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="country",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_b0be1b_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="document",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_a4bf78_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="gauge",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_8892cf_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="invoice",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_820011_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="note",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_7efe58_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="attachment",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_63992c_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="place",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_01d47f_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="review",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_3c71fc_gin"),
-        ),
-        migrations.AddIndex(
-            model_name="ticket",
-            index=apps.core.indexes.HistoryIndex(name="archiveapp__history_3c60d2_gin"),
         ),
     ]

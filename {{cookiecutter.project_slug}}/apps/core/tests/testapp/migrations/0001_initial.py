@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_fol_history_a6b497_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -77,6 +78,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_doc_history_2904f5_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -107,6 +109,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_sec_history_7af4b3_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -144,6 +147,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_cod_history_758669_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -170,6 +174,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_com_history_76600f_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -210,6 +215,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_fil_history_560258_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -234,6 +240,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_han_history_a2b80e_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -265,6 +272,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_not_history_497b02_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -286,6 +294,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_ord_history_69805f_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -312,6 +321,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_pag_history_f22e66_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -338,6 +348,10 @@ class Migration(migrations.Migration):
                 ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by')),
                 ('updated_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='updated by')),
             ],
+            options={
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_reu_history_aababa_gin')],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('date_deleted__isnull', True)), fields=('name',), name='reusable_handle_alive_name')],
+            },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
             ],
@@ -382,6 +396,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_set_history_5e07e1_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -407,6 +422,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_swi_history_5e7395_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -431,6 +447,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_tab_history_34d0e2_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -454,6 +471,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_thi_history_72f92a_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -477,6 +495,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_ref_history_a47287_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -498,6 +517,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_wri_history_9e201b_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -520,6 +540,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_art_history_100237_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -544,89 +565,10 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
+                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_she_history_4b50d9_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
             ],
-        ),
-        migrations.AddIndex(
-            model_name='folder',
-            index=apps.core.indexes.HistoryIndex(name='testapp_fol_history_a6b497_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='coded',
-            index=apps.core.indexes.HistoryIndex(name='testapp_cod_history_758669_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='comment',
-            index=apps.core.indexes.HistoryIndex(name='testapp_com_history_76600f_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='document',
-            index=apps.core.indexes.HistoryIndex(name='testapp_doc_history_2904f5_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='filing',
-            index=apps.core.indexes.HistoryIndex(name='testapp_fil_history_560258_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='handle',
-            index=apps.core.indexes.HistoryIndex(name='testapp_han_history_a2b80e_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='note',
-            index=apps.core.indexes.HistoryIndex(name='testapp_not_history_497b02_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='order',
-            index=apps.core.indexes.HistoryIndex(name='testapp_ord_history_69805f_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='page',
-            index=apps.core.indexes.HistoryIndex(name='testapp_pag_history_f22e66_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='reusablehandle',
-            index=apps.core.indexes.HistoryIndex(name='testapp_reu_history_aababa_gin'),
-        ),
-        migrations.AddConstraint(
-            model_name='reusablehandle',
-            constraint=models.UniqueConstraint(condition=models.Q(('date_deleted__isnull', True)), fields=('name',), name='reusable_handle_alive_name'),
-        ),
-        migrations.AddIndex(
-            model_name='secret',
-            index=apps.core.indexes.HistoryIndex(name='testapp_sec_history_7af4b3_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='setting',
-            index=apps.core.indexes.HistoryIndex(name='testapp_set_history_5e07e1_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='switch',
-            index=apps.core.indexes.HistoryIndex(name='testapp_swi_history_5e7395_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='tab',
-            index=apps.core.indexes.HistoryIndex(name='testapp_tab_history_34d0e2_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='thing',
-            index=apps.core.indexes.HistoryIndex(name='testapp_thi_history_72f92a_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='ref',
-            index=apps.core.indexes.HistoryIndex(name='testapp_ref_history_a47287_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='writer',
-            index=apps.core.indexes.HistoryIndex(name='testapp_wri_history_9e201b_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='article',
-            index=apps.core.indexes.HistoryIndex(name='testapp_art_history_100237_gin'),
-        ),
-        migrations.AddIndex(
-            model_name='sheet',
-            index=apps.core.indexes.HistoryIndex(name='testapp_she_history_4b50d9_gin'),
         ),
     ]
