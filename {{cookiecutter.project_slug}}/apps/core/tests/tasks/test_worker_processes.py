@@ -92,7 +92,7 @@ def test_a_second_signal_exits_at_once_with_a_non_zero_code(start_worker):
     wait_for(lambda: attempts_of(task), what="the task to start")
 
     worker.send(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for(lambda: "SIGTERM: claiming no more tasks" in worker.output(), what="the worker to take the first SIGTERM")
     worker.send(signal.SIGTERM)
 
     assert worker.wait(timeout=5) == 128 + signal.SIGTERM, worker.output()
