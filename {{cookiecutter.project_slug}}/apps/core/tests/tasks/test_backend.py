@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 from django.test import override_settings
@@ -105,8 +106,13 @@ def test_an_async_function_runs_in_the_worker():
 
 def test_aenqueue_and_aget_result():
     async def enqueue_and_read():
-        enqueued = await tasks.add.aenqueue(1, 1)
-        return enqueued, await tasks.add.aget_result(enqueued.id)
+        try:
+            enqueued = await tasks.add.aenqueue(1, 1)
+            return enqueued, await tasks.add.aget_result(enqueued.id)
+        finally:
+            # The queries ran in asgiref's executor thread: its connection is closed, as at the end of a request (on
+            # PostgreSQL a connection left open keeps the test database from being dropped).
+            await sync_to_async(connections.close_all)()
 
     enqueued, read = asyncio.run(enqueue_and_read())
 
