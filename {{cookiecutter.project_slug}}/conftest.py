@@ -32,9 +32,26 @@ settings.DATABASES["other"] = {
 _test_apps = override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, *TEST_APPS])
 _test_apps.enable()
 
+# The project's password hashers, which _fast_password_hashing below replaces while each test runs.
+PROJECT_PASSWORD_HASHERS = list(settings.PASSWORD_HASHERS)
+
 
 def pytest_unconfigure(config):
     _test_apps.disable()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Passwords hashed with MD5, as Django advises for tests: the project's hasher (PBKDF2, Django's default) takes
+    half a second per password by design, which every test that creates a user with a password (admin_user,
+    createsuperuser, a form) would pay. A test of hashing as production does asks for project_password_hashers."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def project_password_hashers(settings):
+    """The project's own PASSWORD_HASHERS (config/settings.py, else Django's default) for this test."""
+    settings.PASSWORD_HASHERS = PROJECT_PASSWORD_HASHERS
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ def test_the_custom_user_is_the_auth_user_model():
     assert get_user_model() is User
 
 
-def test_a_created_user_can_log_in(client):
+def test_a_created_user_can_log_in(client, project_password_hashers):
     User.objects.create_user(**credentials("alice"))
     assert client.login(**credentials("alice"))
 
