@@ -317,7 +317,8 @@ def _concrete(model: type[models.Model]) -> type[models.Model]:
 
 def _cascading_from(model: type[models.Model]) -> set[type[models.Model]]:
     """The models whose rows' deletion cascades to rows of `model` (concrete models)."""
-    return {_concrete(field.related_model) for field in _cascading_links(model) if field.related_model is not None}
+    related = (field.related_model for field in _cascading_links(model))
+    return {_concrete(source) for source in related if isinstance(source, type)}  # a class once the apps are ready
 
 
 def _cascading_links(model: type[models.Model]) -> list[models.Field]:
