@@ -217,13 +217,14 @@ def _values_sql(model: type[models.Model], connection: Any) -> str | None:
 
 
 def spelled_in_sql(model: type[models.Model], connection: Any) -> bool:
-    """Whether the database can spell a deleted row's whole record: its key as text, its text (the model keeps
-    Django's default __str__) and its last values."""
-    return (
-        model.__str__ is models.Model.__str__
-        and _pk_text(model, connection) is not None
-        and _values_sql(model, connection) is not None
-    )
+    """Whether the database can spell a deleted row's whole record: its key and text, and its last values."""
+    return _text_in_sql(model, connection) and _values_sql(model, connection) is not None
+
+
+def _text_in_sql(model: type[models.Model], connection: Any) -> bool:
+    """Whether the database can spell a deleted row's key as text and its text (the model keeps Django's default
+    __str__, "<Model> object (<pk>)")."""
+    return model.__str__ is models.Model.__str__ and _pk_text(model, connection) is not None
 
 
 class _DeletionSet:
@@ -340,8 +341,7 @@ def _load(model, using, instances, querysets):
     tracked = entries.tracked_fields(model)
     connection = connections[using]
     need_values = _values_sql(model, connection) is None
-    need_text = model.__str__ is not models.Model.__str__
-    need_text = need_text or _pk_text(model, connection) is None
+    need_text = not _text_in_sql(model, connection)
     needed = list(dict.fromkeys([*links, *(tracked if need_values else ())]))  # a tracked foreign key links too
     rows: dict[Any, _Row] = {}
     missing = []
