@@ -131,7 +131,8 @@ _APPEND = {
 
 def measure_append(alias, lengths, repeats):
     """{length: median seconds} of the database's own append of one entry to a row holding `length` entries: one
-    hand-written UPDATE per save, in its own transaction, no ORM. What a save's ratio cannot go below."""
+    hand-written UPDATE per save, in its own transaction, no ORM: how much of a save's growth with the row's length
+    is the database's own."""
     from benchapp.models import Trackable
 
     connection = connections[alias]
