@@ -17,6 +17,7 @@ Where a history lives, and for how long:
 - `archive`: ArchivedHistory, the one table for the history of rows deleted for real and for the oldest entries of
   long histories; `deletes` writes it in the deleting transaction; `sequence` reads archive and row as one
   (`MyModel.history_of(pk)`).
+- `compression`: on PostgreSQL, the history's columns compressed with lz4 (set after each migrate).
 - `retention`: the in-row limit (`history_row_limit`) and `prune_history`; `erasure`: `redact_history`;
   `recovery`: a deleted row created again from its record (the admin's recover).
 
