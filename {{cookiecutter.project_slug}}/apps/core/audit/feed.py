@@ -5,7 +5,7 @@ audited model (`activity(...)`), both answered by the database from the history 
     activity(user=alice, since=monday)[:50]                                # her latest 50 changes, any model
 
 The conditions on the entries are SQL on both databases. On PostgreSQL, changed_by() first asks the history's GIN
-index (`HistoryIndex`, see indexes.py) for the rows with any entry by that user (`history @> '[{"by": 7}]'`), then
+index (`HistoryIndex`, see indexes.py) for the rows with any entry by that user (`by_user()`), then
 checks the window and fields on those rows' entries only; on SQLite it scans, in SQL. Entries that are not what the
 audit trail writes (not an object, no well-formed "at") never match and never raise.
 
@@ -123,9 +123,16 @@ class EntryFilter:
             if self.anyone:
                 return exists, params
             # First the rows with any entry by that user, which the GIN index finds; then the window and fields.
-            return f"({history} @> %s::jsonb AND {exists})", [json.dumps([{"by": self.by}]), *params]
+            by, by_params = by_user(history, self.by)
+            return f"({by} AND {exists})", [*by_params, *params]
         condition, params = self.entry_sql(_SQLITE_ENTRY, vendor)
         return f"EXISTS (SELECT 1 FROM json_each({_sqlite_array(history)}) AS e WHERE {condition})", params  # noqa: S608
+
+
+def by_user(history: str, by: Any) -> tuple[str, list[Any]]:
+    """On PostgreSQL, the condition the history's index answers (see indexes.py): the row (its history column
+    `history`) has an entry by `by`. Written as the index's expression is, or the planner would not use it."""
+    return f"jsonb_path_query_array({history}, '$[*].by') @> %s::jsonb", [json.dumps([by])]
 
 
 def _pg_array(history: str) -> str:
@@ -314,8 +321,8 @@ class Activity(Sequence[dict[str, Any]]):
             condition, params = self.spec.entry_sql("e.entry", vendor)
             rows_condition = ""
             if not self.spec.anyone:
-                rows_condition = f"t.{history} @> %s::jsonb AND "
-                params = [json.dumps([{"by": self.spec.by}]), *params]
+                by, by_params = by_user(f"t.{history}", self.spec.by)
+                rows_condition, params = f"{by} AND ", [*by_params, *params]
             sql = (
                 f"SELECT t.{pk}, e.entry::text, e.position FROM {table} AS t CROSS JOIN LATERAL "  # noqa: S608
                 f"jsonb_array_elements({_pg_array('t.' + history)}) WITH ORDINALITY AS e(entry, position) "
@@ -346,8 +353,8 @@ class Activity(Sequence[dict[str, Any]]):
             elements = f"jsonb_array_elements({_pg_array('t.' + history)}) AS e(entry)"
             rows_condition = ""
             if not self.spec.anyone:
-                rows_condition = f"t.{history} @> %s::jsonb AND "
-                params = [json.dumps([{"by": self.spec.by}]), *params]
+                by, by_params = by_user(f"t.{history}", self.spec.by)
+                rows_condition, params = f"{by} AND ", [*by_params, *params]
             sql = f"SELECT COUNT(*) FROM {table} AS t CROSS JOIN LATERAL {elements} WHERE {rows_condition}{condition}"  # noqa: S608
         else:
             condition, params = self.spec.entry_sql(_SQLITE_ENTRY, vendor)

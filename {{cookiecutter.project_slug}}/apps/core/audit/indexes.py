@@ -1,18 +1,24 @@
-"""HistoryIndex: the index `changed_by()` uses on PostgreSQL, which every audited model's table gets.
+"""HistoryIndex: the index `changed_by()` and `activity()` use on PostgreSQL, which every audited model's table gets.
 
-It is a GIN index on the history column with the `jsonb_path_ops` operator class: small (it indexes each entry's
-paths and values as hashes) and it answers containment, `history @> '[{"by": 7}]'`, "the rows with an entry by user
-7", without reading the other rows. SQLite has no such index: there the migration that adds it creates nothing
-(`changed_by()` scans, in SQL), so one migration serves both databases.
+It is a GIN index of who acted in each row's entries: of `jsonb_path_query_array(history, '$[*].by')`, the list of
+the entries' "by" values, with the `jsonb_path_ops` operator class. It answers containment, "the rows with an entry by
+user 7" (`jsonb_path_query_array(history, '$[*].by') @> '[7]'`, see feed.py), without reading the other rows. It
+holds a handful of keys per row (one per user who ever changed it), so a save keeps it up to date for little: an index
+of the whole history holds every path and value of every entry, which each save of a row with a long history would
+index again (about 1 ms a save at 1,000 entries, make bench, table 10). SQLite has no such index: there the migration
+that adds it creates nothing (`changed_by()` scans, in SQL), so one migration serves both databases.
 
 Each concrete audited model whose table holds its history gets one as it is defined (see `add_history_index()`),
 whatever Meta it declares, so `makemigrations` adds it for a project's own models: one `AddIndex` per model, named
 `<table>_<hash>_gin` as Django names unnamed indexes. Migrations name it by its public path, `apps.core.indexes`.
+`HistoryIndex()` without `key`, as migrations written before it took one say it, is the index of the whole history
+they created; `makemigrations` replaces it with the index of the actors.
 """
 
 from typing import Any
 
 from django.db import models
+from django.db.backends.ddl_references import Columns, Statement, Table
 from django.db.models.signals import class_prepared
 
 from .django_internals import add_meta_index
@@ -27,19 +33,35 @@ class _NothingToCreate(str):
 class HistoryIndex(models.Index):
     suffix = "gin"
 
-    def __init__(self, *, name: str = "") -> None:
+    def __init__(self, *, key: str | None = None, name: str = "") -> None:
+        if key is not None and not key.isidentifier():
+            raise ValueError(f"HistoryIndex(key={key!r}): the key is the name of an entry's key, such as 'by'.")
+        self.key = key
         super().__init__(fields=["history"], name=name)
 
     def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         _path, _args, kwargs = super().deconstruct()
         kwargs.pop("fields", None)
+        if self.key is not None:
+            kwargs["key"] = self.key
         return "apps.core.indexes.HistoryIndex", (), kwargs
 
     def create_sql(self, model: Any, schema_editor: Any, using: str = "", **kwargs: Any) -> Any:
         if schema_editor.connection.vendor != "postgresql":
             return _NothingToCreate(f"-- {self.name}: a GIN index of the history, on PostgreSQL only")
-        index = models.Index(fields=["history"], name=self.name, opclasses=["jsonb_path_ops"])
-        return index.create_sql(model, schema_editor, using=" USING gin", **kwargs)
+        if self.key is None:
+            index = models.Index(fields=["history"], name=self.name, opclasses=["jsonb_path_ops"])
+            return index.create_sql(model, schema_editor, using=" USING gin", **kwargs)
+        quote = schema_editor.quote_name
+        table = Table(model._meta.db_table, quote)
+        return Statement(
+            "CREATE INDEX %(name)s ON %(table)s USING gin (jsonb_path_query_array(%(column)s, '$[*].%(key)s') "
+            "jsonb_path_ops)",
+            name=quote(self.name),
+            table=table,
+            column=Columns(table.table, [model._meta.get_field("history").column], quote),
+            key=self.key,
+        )
 
     def remove_sql(self, model: Any, schema_editor: Any, **kwargs: Any) -> Any:
         if schema_editor.connection.vendor != "postgresql":
@@ -60,7 +82,7 @@ def add_history_index(sender: type[models.Model], **kwargs: Any) -> None:
         return
     if any(isinstance(index, HistoryIndex) for index in opts.indexes):
         return
-    index = HistoryIndex()
+    index = HistoryIndex(key="by")
     index.set_name_with_model(sender)
     add_meta_index(sender, index)
 

@@ -5,7 +5,11 @@ import datetime
 
 import pytest
 from django.db import connection
-from django.db.migrations.state import ModelState
+from django.db.migrations.autodetector import MigrationAutodetector
+from django.db.migrations.graph import MigrationGraph
+from django.db.migrations.operations import AddIndex, RemoveIndex
+from django.db.migrations.questioner import MigrationQuestioner
+from django.db.migrations.state import ModelState, ProjectState
 from django.utils import timezone
 
 from apps.core.audit.indexes import HistoryIndex
@@ -92,12 +96,46 @@ def test_bad_input_is_one_clear_error():
 def test_every_audited_model_has_the_history_index_and_its_migration_creates_it():
     for model in (Document, Note, Order, ReusableHandle):  # ReusableHandle declares a Meta of its own
         (index,) = [index for index in model._meta.indexes if isinstance(index, HistoryIndex)]
+        assert index.key == "by"
         assert index.name.endswith("_gin")
         assert len(index.name) <= 30
         state_indexes = ModelState.from_model(model).options["indexes"]
         assert [index.name for index in state_indexes if isinstance(index, HistoryIndex)] == [index.name]
     # A multi-table child's history is its parent's column: no index of its own.
     assert not [index for index in Memo._meta.indexes if isinstance(index, HistoryIndex)]
+
+
+def test_makemigrations_replaces_an_index_of_the_whole_history_with_the_index_of_its_actors():
+    """Migrations written before HistoryIndex took a key say HistoryIndex(name=...): the index of the whole history."""
+    new = ModelState.from_model(Document)
+    (index,) = [index for index in new.options["indexes"] if isinstance(index, HistoryIndex)]
+    old = new.clone()
+    old.options["indexes"] = [HistoryIndex(name=index.name)]
+    before, after = ProjectState(), ProjectState()
+    before.add_model(old)
+    after.add_model(new)
+    questioner = MigrationQuestioner(specified_apps={"testapp"})  # as `makemigrations testapp` asks
+    changes = MigrationAutodetector(before, after, questioner).changes(graph=MigrationGraph())
+    operations = [operation for migration in changes["testapp"] for operation in migration.operations]
+    removed, added = operations
+    assert isinstance(removed, RemoveIndex)
+    assert isinstance(added, AddIndex)
+    assert removed.name == index.name
+    assert added.index.deconstruct() == ("apps.core.indexes.HistoryIndex", (), {"key": "by", "name": index.name})
+    # The index those migrations create is still the one they created.
+    editor = connection.SchemaEditorClass(connection, collect_sql=True)  # not entered: it only spells the SQL
+    legacy, actors = (str(index.create_sql(Document, editor)) for index in (old.options["indexes"][0], index))
+    if connection.vendor == "postgresql":
+        assert legacy.endswith('USING gin ("history" jsonb_path_ops)')
+        assert actors.endswith("""USING gin (jsonb_path_query_array("history", '$[*].by') jsonb_path_ops)""")
+    else:
+        assert legacy.startswith("--")
+        assert actors.startswith("--")
+
+
+def test_a_history_index_key_is_the_name_of_an_entrys_key():
+    with pytest.raises(ValueError, match="the key is the name of an entry's key"):
+        HistoryIndex(key="$[*].by")
 
 
 def test_on_postgresql_the_index_finds_the_rows_and_on_sqlite_the_scan_is_sql(user):
@@ -110,7 +148,10 @@ def test_on_postgresql_the_index_finds_the_rows_and_on_sqlite_the_scan_is_sql(us
                 "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname = %s",
                 [Document._meta.db_table, index.name],
             )
-            assert "USING gin (history jsonb_path_ops)" in cursor.fetchone()[0]
+            assert (
+                "USING gin (jsonb_path_query_array(history, '$[*].\"by\"'::jsonpath) jsonb_path_ops)"
+                in cursor.fetchone()[0]
+            )
             cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask for the plan a big one gets
             plan = Document.objects.changed_by(user, fields=["title"]).explain()
             assert f"Bitmap Index Scan on {index.name}" in plan

@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_01d47f_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_01d47f_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -124,7 +124,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_d1bb1e_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_d1bb1e_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -183,7 +183,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_6d7e5c_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_6d7e5c_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -242,7 +242,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_f6bed8_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_f6bed8_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -295,7 +295,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_b0be1b_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_b0be1b_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -364,7 +364,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "all_objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_a4bf78_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_a4bf78_gin")],
             },
             managers=[
                 ("all_objects", django.db.models.manager.Manager()),
@@ -416,7 +416,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_8892cf_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_8892cf_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -484,7 +484,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_820011_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_820011_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -559,7 +559,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_7efe58_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_7efe58_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -618,7 +618,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_63992c_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_63992c_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -707,7 +707,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_3c71fc_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_3c71fc_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),
@@ -760,7 +760,7 @@ class Migration(migrations.Migration):
                 "abstract": False,
                 "base_manager_name": "all_objects",
                 "default_manager_name": "objects",
-                "indexes": [apps.core.indexes.HistoryIndex(name="archiveapp__history_3c60d2_gin")],
+                "indexes": [apps.core.indexes.HistoryIndex(key="by", name="archiveapp__history_3c60d2_gin")],
             },
             managers=[
                 ("objects", django.db.models.manager.Manager()),

@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_fol_history_a6b497_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_fol_history_a6b497_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_doc_history_2904f5_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_doc_history_2904f5_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -109,7 +109,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_sec_history_7af4b3_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_sec_history_7af4b3_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -147,7 +147,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_cod_history_758669_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_cod_history_758669_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -174,7 +174,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_com_history_76600f_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_com_history_76600f_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -215,7 +215,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_fil_history_560258_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_fil_history_560258_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -240,7 +240,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_han_history_a2b80e_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_han_history_a2b80e_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -272,7 +272,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_not_history_497b02_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_not_history_497b02_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -294,7 +294,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_ord_history_69805f_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_ord_history_69805f_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -321,7 +321,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_pag_history_f22e66_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_pag_history_f22e66_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -349,7 +349,7 @@ class Migration(migrations.Migration):
                 ('updated_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='updated by')),
             ],
             options={
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_reu_history_aababa_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_reu_history_aababa_gin')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('date_deleted__isnull', True)), fields=('name',), name='reusable_handle_alive_name')],
             },
             managers=[
@@ -396,7 +396,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_set_history_5e07e1_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_set_history_5e07e1_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -422,7 +422,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_swi_history_5e7395_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_swi_history_5e7395_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -447,7 +447,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_tab_history_34d0e2_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_tab_history_34d0e2_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -471,7 +471,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_thi_history_72f92a_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_thi_history_72f92a_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -495,7 +495,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_ref_history_a47287_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_ref_history_a47287_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),
@@ -517,7 +517,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_wri_history_9e201b_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_wri_history_9e201b_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -540,7 +540,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_art_history_100237_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_art_history_100237_gin')],
             },
             managers=[
                 ('objects', django.db.models.manager.Manager()),
@@ -565,7 +565,7 @@ class Migration(migrations.Migration):
                 'abstract': False,
                 'base_manager_name': 'all_objects',
                 'default_manager_name': 'all_objects',
-                'indexes': [apps.core.indexes.HistoryIndex(name='testapp_she_history_4b50d9_gin')],
+                'indexes': [apps.core.indexes.HistoryIndex(key='by', name='testapp_she_history_4b50d9_gin')],
             },
             managers=[
                 ('all_objects', django.db.models.manager.Manager()),

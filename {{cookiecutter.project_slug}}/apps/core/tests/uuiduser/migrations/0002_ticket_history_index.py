@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='ticket',
-            index=apps.core.indexes.HistoryIndex(name='uuiduser_ti_history_12c596_gin'),
+            index=apps.core.indexes.HistoryIndex(key='by', name='uuiduser_ti_history_12c596_gin'),
         ),
     ]
