@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 
+from apps.core.models import Task
 from apps.core.tasks.backend import DatabaseBackend
 from apps.core.tasks.claiming import ALL_QUEUES
 from apps.core.tasks.framework import task_backends
@@ -115,6 +116,7 @@ class Command(BaseCommand):
             )
         if queues not in (None, ALL_QUEUES):
             _check_queues(queues)
+        _check_migrated(options["database"])
         schedules = list(registered_schedules().values()) if options["scheduler"] else []
         worker = Worker(
             {name: registered[name] for name in names},
@@ -135,6 +137,13 @@ class Command(BaseCommand):
             code = worker.run()
         if code:
             sys.exit(code)
+
+
+def _check_migrated(using: str) -> None:
+    """One sentence rather than the traceback of the worker's first query, when the database has not been migrated."""
+    table = Task._meta.db_table
+    if table not in connections[using].introspection.table_names():
+        raise CommandError(f"The database has no table {table}: run `python manage.py migrate` first.")
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -82,6 +82,19 @@ def test_an_unregistered_ingestor_is_one_sentence_on_stderr_and_exit_code_2():
         ]
     finally:
         process.stop()
+
+
+def test_a_database_not_yet_migrated_is_one_sentence_naming_the_command_to_run():
+    table = Task._meta.db_table
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {connection.ops.quote_name(table)} RENAME TO core_task_not_yet")
+        with pytest.raises(CommandError) as refused:
+            _call("run_tasks", "--burst")
+        transaction.set_rollback(True)
+    assert str(refused.value) == f"The database has no table {table}: run `python manage.py migrate` first."
+    assert refused.value.returncode == 1
+    assert table in connection.introspection.table_names()
 
 
 def test_with_no_ingestor_registered_the_worker_serves_task_functions(registry):
