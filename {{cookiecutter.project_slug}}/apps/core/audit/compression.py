@@ -8,17 +8,21 @@ only decides how the values written from then on are stored: values already writ
 Django's migrations have no operation for a column's compression, so it is set after each `migrate` (post_migrate), on
 the history columns of the database just migrated that do not have it yet: one catalog query, then, the first time
 only, one `ALTER TABLE ... SET COMPRESSION` per table, which changes the catalog and rewrites no data. A server built
-without lz4 keeps pglz; SQLite does not compress.
+without lz4 keeps pglz, and so does a table the migrating role may not alter (a warning says which); SQLite does not
+compress.
 """
 
+import logging
 from typing import Any
 
 from django.apps import apps
-from django.db import connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 
 from .archive import ArchivedHistory
 from .expressions import column_of
 from .fields import HistoryField
+
+logger = logging.getLogger(__name__)
 
 # The archive's columns that hold what a history held.
 _ARCHIVE_COLUMNS = ("entries", "values")
@@ -64,6 +68,9 @@ def compress_with_lz4(using: str = "default", **kwargs: Any) -> None:
     if not uncompressed:
         return
     quote = connection.ops.quote_name
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        for table, column in uncompressed:
-            cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} SET COMPRESSION lz4")
+    for table, column in uncompressed:
+        try:
+            with transaction.atomic(using=using), connection.cursor() as cursor:
+                cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} SET COMPRESSION lz4")
+        except DatabaseError as error:  # a role that may migrate but not alter this table: only slower, never lost
+            logger.warning("%s.%s keeps the server's default compression: %s", table, column, str(error).strip())

@@ -1,6 +1,9 @@
 """On PostgreSQL, migrate leaves every history column compressed with lz4 (see audit/compression.py); SQLite is left
 as it is."""
 
+import logging
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -55,3 +58,24 @@ def test_migrate_compresses_every_history_column_with_lz4_on_postgresql_once():
     with CaptureQueriesContext(connection) as queries:
         compress_with_lz4(using="default")
     assert len(queries.captured_queries) == 2  # the server's lz4, and the catalog: nothing left to alter
+
+
+def test_a_table_the_role_may_not_alter_keeps_its_compression_with_a_warning_and_migrate_goes_on(caplog):
+    table = Document._meta.db_table
+    if connection.vendor != "postgresql":
+        compress_with_lz4(using="default")
+        assert not caplog.records
+        return
+    role = f"not_the_owner_{uuid.uuid4().hex}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{table}" ALTER COLUMN "history" SET COMPRESSION pglz')
+        cursor.execute(f'CREATE ROLE "{role}"')  # rolled back with the test
+        cursor.execute(f'SET LOCAL ROLE "{role}"')
+        try:
+            with caplog.at_level(logging.WARNING, logger="apps.core.audit.compression"):
+                compress_with_lz4(using="default")
+        finally:
+            cursor.execute("RESET ROLE")
+    (record,) = caplog.records
+    assert record.getMessage().startswith(f"{table}.history keeps the server's default compression: must be owner")
+    assert _compression(table, "history") == "p"
