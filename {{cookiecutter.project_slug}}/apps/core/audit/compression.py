@@ -36,14 +36,9 @@ def history_columns(using: str) -> list[tuple[str, str]]:
         opts = model._meta
         if opts.proxy or not opts.managed or not router.allow_migrate_model(using, model):
             continue
-        if model is ArchivedHistory:
-            columns += [
-                (opts.db_table, column_of(field)) for field in opts.local_fields if field.name in _ARCHIVE_COLUMNS
-            ]
-        else:
-            columns += [
-                (opts.db_table, column_of(field)) for field in opts.local_fields if isinstance(field, HistoryField)
-            ]
+        for field in opts.local_fields:
+            if isinstance(field, HistoryField) or (model is ArchivedHistory and field.name in _ARCHIVE_COLUMNS):
+                columns.append((opts.db_table, column_of(field)))
     return columns
 
 
