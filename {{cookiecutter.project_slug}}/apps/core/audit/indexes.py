@@ -55,8 +55,9 @@ class HistoryIndex(models.Index):
         quote = schema_editor.quote_name
         table = Table(model._meta.db_table, quote)
         return Statement(
-            "CREATE INDEX %(name)s ON %(table)s USING gin (jsonb_path_query_array(%(column)s, '$[*].%(key)s') "
-            "jsonb_path_ops)",
+            "CREATE INDEX %(concurrently)s%(name)s ON %(table)s USING gin "
+            "(jsonb_path_query_array(%(column)s, '$[*].%(key)s') jsonb_path_ops)",
+            concurrently="CONCURRENTLY " if kwargs.get("concurrently") else "",  # AddIndexConcurrently asks for it
             name=quote(self.name),
             table=table,
             column=Columns(table.table, [model._meta.get_field("history").column], quote),
