@@ -5,7 +5,7 @@ audited model (`activity(...)`), both answered by the database from the history 
     activity(user=alice, since=monday)[:50]                                # her latest 50 changes, any model
 
 The conditions on the entries are SQL on both databases. On PostgreSQL, changed_by() first asks the history's GIN
-index (`HistoryIndex`, see indexes.py) for the rows with any entry by that user (`by_user()`), then
+index (`HistoryIndex`, see indexes.py) for the rows with any entry by that user (`EntryFilter.user_rows_sql()`), then
 checks the window and fields on those rows' entries only; on SQLite it scans, in SQL. Entries that are not what the
 audit trail writes (not an object, no well-formed "at") never match and never raise.
 
@@ -26,6 +26,7 @@ from django.db import NotSupportedError, connections, models, router
 from django.db.models import Field, Model
 
 from . import entries
+from .indexes import values_under
 from .reads import moment
 
 # What an entry's "at" must look like to be read (as reads.readable() checks it in Python).
@@ -115,24 +116,23 @@ class EntryFilter:
             return " AND ".join(parts), params
         raise NotSupportedError(f"The audit trail reads histories on PostgreSQL and SQLite, not on {vendor}.")
 
+    def user_rows_sql(self, history: str) -> tuple[str, list[Any]]:
+        """On PostgreSQL, the condition the history's index answers (see indexes.py), followed by AND: the row (its
+        history column `history`) has an entry by `by`. Nothing when the question is about anyone."""
+        if self.anyone:
+            return "", []
+        return f"{values_under(history)} @> %s::jsonb AND ", [json.dumps([self.by])]
+
     def row_sql(self, history: str, vendor: str) -> tuple[str, list[Any]]:
         """A condition on a row (its history column `history`): at least one of its entries matches."""
         if vendor == "postgresql":
             condition, params = self.entry_sql("e.entry", vendor)
             exists = f"EXISTS (SELECT 1 FROM jsonb_array_elements({_pg_array(history)}) AS e(entry) WHERE {condition})"  # noqa: S608
-            if self.anyone:
-                return exists, params
             # First the rows with any entry by that user, which the GIN index finds; then the window and fields.
-            by, by_params = by_user(history, self.by)
-            return f"({by} AND {exists})", [*by_params, *params]
+            rows, rows_params = self.user_rows_sql(history)
+            return f"({rows}{exists})", [*rows_params, *params]
         condition, params = self.entry_sql(_SQLITE_ENTRY, vendor)
         return f"EXISTS (SELECT 1 FROM json_each({_sqlite_array(history)}) AS e WHERE {condition})", params  # noqa: S608
-
-
-def by_user(history: str, by: Any) -> tuple[str, list[Any]]:
-    """On PostgreSQL, the condition the history's index answers (see indexes.py): the row (its history column
-    `history`) has an entry by `by`. Written as the index's expression is, or the planner would not use it."""
-    return f"jsonb_path_query_array({history}, '$[*].by') @> %s::jsonb", [json.dumps([by])]
 
 
 def _pg_array(history: str) -> str:
@@ -319,10 +319,8 @@ class Activity(Sequence[dict[str, Any]]):
         vendor = connection.vendor
         if vendor == "postgresql":
             condition, params = self.spec.entry_sql("e.entry", vendor)
-            rows_condition = ""
-            if not self.spec.anyone:
-                by, by_params = by_user(f"t.{history}", self.spec.by)
-                rows_condition, params = f"{by} AND ", [*by_params, *params]
+            rows_condition, rows_params = self.spec.user_rows_sql(f"t.{history}")
+            params = [*rows_params, *params]
             sql = (
                 f"SELECT t.{pk}, e.entry::text, e.position FROM {table} AS t CROSS JOIN LATERAL "  # noqa: S608
                 f"jsonb_array_elements({_pg_array('t.' + history)}) WITH ORDINALITY AS e(entry, position) "
@@ -351,10 +349,8 @@ class Activity(Sequence[dict[str, Any]]):
         if vendor == "postgresql":
             condition, params = self.spec.entry_sql("e.entry", vendor)
             elements = f"jsonb_array_elements({_pg_array('t.' + history)}) AS e(entry)"
-            rows_condition = ""
-            if not self.spec.anyone:
-                by, by_params = by_user(f"t.{history}", self.spec.by)
-                rows_condition, params = f"{by} AND ", [*by_params, *params]
+            rows_condition, rows_params = self.spec.user_rows_sql(f"t.{history}")
+            params = [*rows_params, *params]
             sql = f"SELECT COUNT(*) FROM {table} AS t CROSS JOIN LATERAL {elements} WHERE {rows_condition}{condition}"  # noqa: S608
         else:
             condition, params = self.spec.entry_sql(_SQLITE_ENTRY, vendor)

@@ -30,6 +30,16 @@ class _NothingToCreate(str):
     __slots__ = ()
 
 
+# The entries' key for who acted: what the index add_history_index() gives every audited model holds.
+ACTOR_KEY = "by"
+
+
+def values_under(history: str, key: str = ACTOR_KEY) -> str:
+    """SQL: the list of the values the entries of `history` (SQL) hold under `key`, the expression a
+    HistoryIndex(key=key) indexes. A query must spell it the same way for the planner to use the index."""
+    return f"jsonb_path_query_array({history}, '$[*].{key}')"
+
+
 class HistoryIndex(models.Index):
     suffix = "gin"
 
@@ -55,13 +65,12 @@ class HistoryIndex(models.Index):
         quote = schema_editor.quote_name
         table = Table(model._meta.db_table, quote)
         return Statement(
-            "CREATE INDEX %(concurrently)s%(name)s ON %(table)s USING gin "
-            "(jsonb_path_query_array(%(column)s, '$[*].%(key)s') jsonb_path_ops)",
+            f"CREATE INDEX %(concurrently)s%(name)s ON %(table)s USING gin ({values_under('%(column)s', self.key)} "
+            "jsonb_path_ops)",
             concurrently="CONCURRENTLY " if kwargs.get("concurrently") else "",  # AddIndexConcurrently asks for it
             name=quote(self.name),
             table=table,
             column=Columns(table.table, [model._meta.get_field("history").column], quote),
-            key=self.key,
         )
 
     def remove_sql(self, model: Any, schema_editor: Any, **kwargs: Any) -> Any:
@@ -83,7 +92,7 @@ def add_history_index(sender: type[models.Model], **kwargs: Any) -> None:
         return
     if any(isinstance(index, HistoryIndex) for index in opts.indexes):
         return
-    index = HistoryIndex(key="by")
+    index = HistoryIndex(key=ACTOR_KEY)
     index.set_name_with_model(sender)
     add_meta_index(sender, index)
 
