@@ -10,6 +10,8 @@ hook would run only after all of those imports. override_settings installs the a
 Django's own test suite does.
 """
 
+import os
+
 import pytest
 from django.conf import settings
 from django.test.utils import override_settings
@@ -41,6 +43,14 @@ PROJECT_PASSWORD_HASHERS = list(settings.PASSWORD_HASHERS)
 
 def pytest_unconfigure(config):
     _test_apps.disable()
+
+
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (make test): one worker per CPU, and one more. About half of the suite's time goes to tests that
+    wait on processes they start (workers, gunicorn, manage.py), and the extra worker runs other tests meanwhile: on
+    2 CPUs the suite took 21-22 s with 3 workers, 23-29 s with 2 and 23 s with 4."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cpus + 1
 
 
 @pytest.fixture(autouse=True)

@@ -78,7 +78,7 @@ def test_three_workers_racing_enqueue_each_periodic_slot_once(start_worker):
     workers = [start_worker("--queue", "default", "--ingestor", "stamp", env=periodic_apps) for _ in range(3)]
     bystander = start_worker("--queue", "default", "--no-scheduler", env=periodic_apps)
     workers.append(bystander)
-    wait_for(lambda: PeriodicRun.objects.values("slot").distinct().count() >= 5, timeout=30, what="five slots")
+    wait_for(lambda: PeriodicRun.objects.values("slot").distinct().count() >= 3, timeout=30, what="three slots")
     for worker in workers:
         worker.send(signal.SIGTERM)
     for worker in workers:
@@ -89,8 +89,8 @@ def test_three_workers_racing_enqueue_each_periodic_slot_once(start_worker):
     assert set(per_slot) == {1}
     task_runs = runs.filter(schedule="apps.core.tests.periodicapp.tasks.every_second")
     ingestor_runs = runs.filter(schedule="ingestor:stamp")
-    assert task_runs.count() >= 5
-    assert ingestor_runs.count() >= 5
+    assert task_runs.count() >= 3
+    assert ingestor_runs.count() >= 3
     # Every recorded slot enqueued exactly one piece of work, and nothing else was enqueued.
     assert TaskResultRecord.objects.count() == task_runs.count()
     assert set(TaskResultRecord.objects.values_list("id", flat=True)) == {
