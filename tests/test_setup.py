@@ -142,6 +142,26 @@ def test_a_fresh_clone_bootstraps_uv_and_installs_from_the_lock(fresh_clone):
     assert "DEBUG=True" not in env_file
 
 
+def test_a_python_without_pip_bootstraps_uv_with_the_venvs_own_pip(default_project, tmp_path):
+    """The Makefile installs uv with Python's own pip into a venv made without pip (ensurepip costs 2 s). Debian's
+    python3 comes without pip unless python3-pip is installed: then it makes the venv with pip and uses that one."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python3 = bin_dir / "python3"
+    python3.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then echo "No module named pip" >&2; exit 1; fi\n'
+        f'exec "{python_for(default_project)}" "$@"\n'
+    )
+    python3.chmod(0o755)
+    checkout = git_repository_of(default_project, tmp_path / "checkout")
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists())
+    done = make(checkout, "install", env={"PATH": f"{bin_dir}{os.pathsep}{path}"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Installing uv" in done.stdout
+    assert (checkout / ".venv" / "bin" / "uv").exists()
+
+
 def test_without_a_suitable_python_the_makefile_says_which_one_in_a_sentence(bakery, tmp_path):
     """Only Python 3.11 on PATH and no pyenv: a Django 6.1 project needs 3.12."""
     bin_dir = tmp_path / "bin"
