@@ -41,6 +41,11 @@ def clean_environment(**extra):
     return {**environment, **extra}
 
 
+def path_without_uv():
+    """PATH without the folders that hold a uv, so that the Makefile bootstraps its own."""
+    return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists())
+
+
 def make(checkout, *targets, env=None, timeout=600):
     return subprocess.run(
         ["make", "--no-print-directory", "-C", str(checkout), *targets],
@@ -124,7 +129,7 @@ def fresh_clone(default_project, tmp_path_factory):
     )
     clone = tmp_path_factory.mktemp("clone") / "clone"
     subprocess.run(["git", "clone", "--quiet", str(repository), str(clone)], check=True)
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists())
+    path = path_without_uv()
     started = time.perf_counter()
     done = make(clone, "install", env={"PATH": path})
     assert done.returncode == 0, done.stdout + done.stderr
@@ -155,7 +160,7 @@ def test_a_python_without_pip_bootstraps_uv_with_the_venvs_own_pip(default_proje
     )
     python3.chmod(0o755)
     checkout = git_repository_of(default_project, tmp_path / "checkout")
-    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "uv").exists())
+    path = path_without_uv()
     done = make(checkout, "install", env={"PATH": f"{bin_dir}{os.pathsep}{path}"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Installing uv" in done.stdout
