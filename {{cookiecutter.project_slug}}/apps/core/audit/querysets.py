@@ -62,7 +62,11 @@ class TrackableQuerySet(models.QuerySet):
         retention.before_update(self)  # rows at the model's history_row_limit move their oldest entries out first
         entry = entries.entry(entries.UPDATE, {}, user, now)
         if one_statement:
-            # One statement: the database writes each row's entry from its old values (see sql_entries.py).
+            # One statement: the database writes each row's entry from its old values (see sql_entries.py). A new
+            # value the database computes is in the SET and in the entry: resolved once for both.
+            for _field, key in tracked:
+                if hasattr(values[key], "resolve_expression"):
+                    values[key] = sql_entries.ResolvedOnce(values[key])
             changes = [
                 (field, _entry_value(field, values[key], (by_row or {}).get(key), vendor)) for field, key in tracked
             ]

@@ -132,6 +132,21 @@ class ByRow(models.Expression):
         return self.templates[connection.vendor].format(pk=pk_sql), (json.dumps(keyed), *pk_params)
 
 
+class ResolvedOnce:
+    """A new value that both the UPDATE's SET and its entry hold, resolved by Django once per query: its SQL is
+    compiled twice (the entry compares and records it), but the expression is resolved, and copied, only once."""
+
+    def __init__(self, expression: Any) -> None:
+        self.expression = expression
+        self.query: Any = None
+        self.resolved: Any = None
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if self.resolved is None or self.query is not query:
+            self.query, self.resolved = query, self.expression.resolve_expression(query, *args, **kwargs)
+        return self.resolved
+
+
 class AppendUpdateEntry(models.Expression):
     """`history || [entry]` for each row whose tracked values change, `history` otherwise.
 
@@ -155,6 +170,15 @@ class AppendUpdateEntry(models.Expression):
             for _field, value in changes
         ]
         self.entry = entry
+        self.resolved_for: Any = None
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> "AppendUpdateEntry":
+        """Resolved once per query: Django's compiler resolves the UPDATE's values again before it compiles them."""
+        if self.resolved_for is not None and self.resolved_for is query:
+            return self
+        resolved = super().resolve_expression(query, *args, **kwargs)
+        resolved.resolved_for = query
+        return resolved
 
     def get_source_expressions(self) -> list[Any]:
         return self.expressions
@@ -163,6 +187,29 @@ class AppendUpdateEntry(models.Expression):
         self.expressions = list(exprs)
 
     def as_sql(self, compiler: "SQLCompiler", connection: "BaseDatabaseWrapper") -> "_AsSqlType":
+        compiled = [compiler.compile(expression) for expression in self.expressions]
+        head = {name: value for name, value in self.entry.items() if name != "changes"}
+        # The statement's SQL depends only on its shape (the fields, and the SQL of each new value): assembled once
+        # per shape, its parameters refilled from this update's on every later one.
+        key = (connection.alias, tuple(self.fields), tuple(self.computed), tuple(sql for sql, _params in compiled))
+        shape = _SHAPES.get(key)
+        if shape is None:
+            slots = [[_Slot(index, n) for n in range(len(params))] for index, (_sql, params) in enumerate(compiled)]
+            shape = self._assembled(connection, [(sql, slots[index]) for index, (sql, _) in enumerate(compiled)])
+            if len(_SHAPES) >= _MAX_SHAPES:
+                _SHAPES.clear()
+            _SHAPES[key] = shape
+        sql, template = shape
+        params = [
+            (json.dumps(head) if param.index is None else compiled[param.index][1][param.n])
+            if isinstance(param, _Slot)
+            else param
+            for param in template
+        ]
+        return sql, tuple(params)
+
+    def _assembled(self, connection: "BaseDatabaseWrapper", compiled: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+        """The statement's SQL and its parameters, each new value's parameters and the entry's head as `_Slot`s."""
         spelling, statement = _SPELLINGS[connection.vendor], _STATEMENTS[connection.vendor]
         quote = connection.ops.quote_name
         history = quote(column_of(cast(models.Field, self.fields[0].model._meta.get_field("history"))))
@@ -173,7 +220,7 @@ class AppendUpdateEntry(models.Expression):
             places = {"places": kind[1], "digits": kind[2]} if isinstance(kind, tuple) else {}
             column_sql = quote(column_of(field))
             old = _Sql.spelled(template, column_sql, [], **places)
-            new_sql, new_params = compiler.compile(self.expressions[index])
+            new_sql, new_params = compiled[index]
             new = _Sql.spelled(template if self.computed[index] else statement["given"], new_sql, new_params, **places)
             if self.computed[index] and "differ_stored" in statement:
                 template = statement["differ_stored"].replace("{db_type}", cast(str, field.cast_db_type(connection)))  # type: ignore[attr-defined, unused-ignore]
@@ -191,11 +238,25 @@ class AppendUpdateEntry(models.Expression):
                 statement["join"].join(part.sql for part in parts), [p for part in parts for p in part.params]
             )
             changes = _Sql.of(statement["changes"], parts=joined, empty=empty)
-        head = {name: value for name, value in self.entry.items() if name != "changes"}
-        entry = _Sql.of(statement["entry"], changes=changes, head=_Sql("%s", [json.dumps(head)]))
+        entry = _Sql.of(statement["entry"], changes=changes, head=_Sql("%s", [_Slot(None, 0)]))
         changed = _Sql(" OR ".join(test.sql for test in differ), [p for test in differ for p in test.params])
         result = _Sql.of(statement["append"], changed=changed, history=_Sql(history), entry=entry)
-        return result.sql, tuple(result.params)
+        return result.sql, result.params
+
+
+class _Slot:
+    """In an assembled statement's parameters, where this update's own go: parameter `n` of new value `index`, or
+    the entry's head (`index` None)."""
+
+    __slots__ = ("index", "n")
+
+    def __init__(self, index: int | None, n: int) -> None:
+        self.index, self.n = index, n
+
+
+# {(database alias, fields, which are computed, each new value's SQL): (SQL, parameters with _Slots)}.
+_SHAPES: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+_MAX_SHAPES = 512
 
 
 class _Sql:

@@ -218,6 +218,29 @@ def test_queryset_update_is_one_statement_where_the_database_can_write_the_entri
         assert history[2]["changes"] == expected
 
 
+def test_updates_of_one_shape_each_record_their_own_values_moment_and_user(user):
+    """The entry's SQL is assembled once per shape of update (the fields, and the SQL of each new value); every
+    later update of that shape records its own values, moment and user all the same."""
+    document = DocumentFactory.create(title="a", views=1)
+    rows = Document.objects.filter(pk=document.pk)
+
+    rows.update(views=models.F("views") + 2)
+    with acting_as(user):
+        rows.update(views=models.F("views") + 5)
+    rows.update(title="b")
+    rows.update(title="c")
+
+    history = stored_history(document)[1:]
+    assert [entry["changes"] for entry in history] == [
+        {"views": change(1, 3)},
+        {"views": change(3, 8)},
+        {"title": change("a", "b")},
+        {"title": change("b", "c")},
+    ]
+    assert [entry["by"] for entry in history] == [None, user.pk, None, None]
+    assert [entry["at"] for entry in history] == sorted({entry["at"] for entry in history})
+
+
 def test_queryset_update_of_other_field_types_is_recorded_in_python_alike(django_assert_num_queries):
     switches = [Switch.objects.create(where=Point(i, i), ratio=i / 2) for i in range(3)]
 
