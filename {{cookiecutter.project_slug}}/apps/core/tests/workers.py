@@ -68,6 +68,10 @@ class WorkerProcess:
         """What the worker records as `Task.worker`."""
         return f"{socket.gethostname()}:{self.pid}"
 
+    def ready(self):
+        """Whether the worker has said it is serving: from then on SIGTERM stops it gracefully (exit code 0)."""
+        return " serving " in self.output()
+
     def send(self, number):
         self.process.send_signal(number)
 

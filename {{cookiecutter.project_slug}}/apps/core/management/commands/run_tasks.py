@@ -130,11 +130,14 @@ class Command(BaseCommand):
             poll_interval=options["poll_interval"],
             using=options["database"],
         )
-        if options["verbosity"]:
-            self.stdout.write(_banner(worker, names))
-            self.stdout.flush()
+
+        def announce() -> None:  # once SIGTERM stops the worker gracefully: a supervisor may signal it from then on
+            if options["verbosity"]:
+                self.stdout.write(_banner(worker, names))
+                self.stdout.flush()
+
         with _only_errors_logged(options["verbosity"] == 0):
-            code = worker.run()
+            code = worker.run(ready=announce)
         if code:
             sys.exit(code)
 

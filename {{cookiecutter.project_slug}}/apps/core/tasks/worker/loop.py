@@ -80,12 +80,15 @@ class Worker:
         self._waker: Waker | None = None
         self._signals: StopSignals | None = None
 
-    def run(self) -> int:
-        """Serve until stopped, or in burst mode until no task is left to claim; return the exit code."""
+    def run(self, ready: Callable[[], None] | None = None) -> int:
+        """Serve until stopped, or in burst mode until no task is left to claim; return the exit code. `ready` is
+        called once the worker takes SIGTERM and SIGINT as requests to stop (until then they end the process)."""
         self._waker = Waker(Listener.for_database(self.using))
         self._signals = StopSignals(on_first=self._stop_requested, wakeup_fd=self._waker.write_fd)
         try:
             with self._signals:
+                if ready is not None:
+                    ready()
                 self._recover_expired()
                 self._warn_unserved()
                 while True:

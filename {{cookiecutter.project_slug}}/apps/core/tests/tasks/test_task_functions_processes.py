@@ -78,6 +78,8 @@ def test_three_workers_racing_enqueue_each_periodic_slot_once(start_worker):
     workers = [start_worker("--queue", "default", "--ingestor", "stamp", env=periodic_apps) for _ in range(3)]
     bystander = start_worker("--queue", "default", "--no-scheduler", env=periodic_apps)
     workers.append(bystander)
+    for worker in workers:  # a signal that comes before the worker is up ends it, as it ends any process
+        wait_for(worker.ready, timeout=30, what="the worker to start serving")
     wait_for(lambda: PeriodicRun.objects.values("slot").distinct().count() >= 3, timeout=30, what="three slots")
     for worker in workers:
         worker.send(signal.SIGTERM)

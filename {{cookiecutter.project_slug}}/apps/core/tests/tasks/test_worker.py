@@ -3,6 +3,7 @@ does with the outcome, leases, logs, and the command's arguments. test_worker_pr
 
 import datetime
 import logging
+import signal
 import threading
 from io import StringIO
 from typing import Any
@@ -48,6 +49,21 @@ def test_the_command_serves_every_registered_ingestor_and_says_so():
         "max attempts 3, burst)."
     ) in out
     assert not Task.objects.exists()
+
+
+def test_ready_is_called_once_sigterm_and_sigint_ask_the_worker_to_stop():
+    """The command prints its "serving" line from `run(ready=...)`: a supervisor (or a test) that waits for that line
+    may send SIGTERM at once and gets a graceful stop, never the default action that ends the process."""
+    numbers = (signal.SIGTERM, signal.SIGINT)
+    before = {number: signal.getsignal(number) for number in numbers}
+    seen = []
+    worker = Worker({"record": registered_ingestors()["record"]}, burst=True, poll_interval=0.05)
+
+    assert worker.run(ready=lambda: seen.append({number: signal.getsignal(number) for number in numbers})) == 0
+
+    assert len(seen) == 1
+    assert all(seen[0][number] not in (before[number], signal.SIG_DFL, signal.SIG_IGN) for number in numbers)
+    assert {number: signal.getsignal(number) for number in numbers} == before  # put back once the worker stops
 
 
 def test_ingestor_narrows_what_the_worker_claims():
