@@ -139,8 +139,13 @@ class Task(models.Model):
     def retry_later(self, run_after: _DateTime, error: object = None) -> None:
         """processing -> pending, not to be claimed before `run_after`: a retry after a failure (see
         apps.core.tasks.retries). `attempts` is kept, so that the attempts left are counted from it; `error` is kept
-        in `last_error` when one is given. Like the other moves out of "processing", it compares the attempt."""
-        changes: dict[str, Any] = {"lease_expires_at": None, "started_at": None, "worker": "", "run_after": run_after}
+        in `last_error` when one is given. Like the other moves out of "processing", it compares the attempt.
+
+        A `run_after` that is not in the future (a retry with no backoff) is stored as None, due at once: claims
+        compare it with the database's clock, and SQLite's reads milliseconds, so a retry due this very microsecond
+        would stay out of reach for up to a millisecond, long enough for a burst worker to end without it."""
+        due = None if run_after <= timezone.now() else run_after
+        changes: dict[str, Any] = {"lease_expires_at": None, "started_at": None, "worker": "", "run_after": due}
         if error is not None:
             changes["last_error"] = str(error)
         self._transition(self.Status.PROCESSING, self.Status.PENDING, **changes)

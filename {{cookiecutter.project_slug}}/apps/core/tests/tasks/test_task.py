@@ -286,6 +286,31 @@ def test_fail_processing_keeps_the_error():
     assert (stored.status, stored.last_error) == ("failed", "Traceback ...\nValueError: bad row 7")
 
 
+def test_a_retry_with_no_wait_can_be_claimed_at_once():
+    """The next claim takes it, whatever the database clock's precision (SQLite's reads milliseconds)."""
+    task = TaskFactory.create()
+    (claimed,) = Task.objects.claim()
+
+    claimed.retry_later(timezone.now(), error="ValueError: try again")
+
+    assert [again.pk for again in Task.objects.claim()] == [task.pk]
+
+
+def test_a_retry_waits_for_its_run_after():
+    task = TaskFactory.create()
+    (claimed,) = Task.objects.claim()
+    later = timezone.now() + datetime.timedelta(minutes=5)
+
+    claimed.retry_later(later, error="ValueError: try again")
+
+    assert Task.objects.claim() == []
+    assert Task.objects.values_list("status", "run_after", "last_error").get(pk=task.pk) == (
+        "pending",
+        later,
+        "ValueError: try again",
+    )
+
+
 def test_requeue_moves_a_failed_task_back_to_pending_with_a_fresh_allowance():
     task = TaskFactory.create()
     (claimed,) = Task.objects.claim(worker="host-a:41", lease=30)
