@@ -194,8 +194,10 @@ class AppendUpdateEntry(models.Expression):
         key = (connection.alias, tuple(self.fields), tuple(self.computed), tuple(sql for sql, _params in compiled))
         shape = _SHAPES.get(key)
         if shape is None:
-            slots = [[_Slot(index, n) for n in range(len(params))] for index, (_sql, params) in enumerate(compiled)]
-            shape = self._assembled(connection, [(sql, slots[index]) for index, (sql, _) in enumerate(compiled)])
+            slotted = [
+                (sql, [_Slot(index, n) for n in range(len(params))]) for index, (sql, params) in enumerate(compiled)
+            ]
+            shape = self._assembled(connection, slotted)
             if len(_SHAPES) >= _MAX_SHAPES:
                 _SHAPES.clear()
             _SHAPES[key] = shape
