@@ -55,8 +55,10 @@ def main(argv=None):
             setup.drop_database(args.postgres_url, pg_name)
 
 
-def prepared(alias, model, tables, workload, rows):
-    """A function running `rows` writes of `workload` on fresh rows of `model`, everything it needs made beforehand."""
+def prepared(alias, model, tables, workload, rows, writes=None):
+    """A function running `writes` (by default `rows`) writes of `workload` on fresh rows of `model`, everything it
+    needs made beforehand: `rows` rows (`rows` // 20 chunks for bulk_update) whatever the number of writes, so that
+    runs of different lengths prepare the same."""
     from benchlib.single_writes import BULK_ROWS
     from benchlib.subjects import new_values
     from benchlib.util import reset_tables
@@ -65,9 +67,20 @@ def prepared(alias, model, tables, workload, rows):
     reset_tables(alias, tables)
     manager = model._default_manager.db_manager(alias)
     if workload == "create":
-        return lambda: [manager.create(**new_values(i)) for i in range(rows)]
+        return lambda: [manager.create(**new_values(i)) for i in range(rows if writes is None else writes)]
     manager.bulk_create([model(**new_values(i)) for i in range(rows)])
     objs = list(manager.order_by("pk"))
+    if workload == "bulk_update":
+        chunks = [objs[start : start + BULK_ROWS] for start in range(0, len(objs), BULK_ROWS)][:writes]
+
+        def bulk_update():
+            for chunk in chunks:
+                for obj in chunk:
+                    obj.quantity += 1
+                manager.bulk_update(chunk, ["quantity"])
+
+        return bulk_update
+    objs = objs[:writes]
     if workload == "save":
 
         def save_loaded():
@@ -85,17 +98,7 @@ def prepared(alias, model, tables, workload, rows):
                 loaded.save()
 
         return get_and_save
-    if workload == "qs_update":
-        return lambda: [manager.filter(pk=obj.pk).update(quantity=F("quantity") + 1) for obj in objs]
-    chunks = [objs[start : start + BULK_ROWS] for start in range(0, len(objs), BULK_ROWS)]
-
-    def bulk_update():
-        for chunk in chunks:
-            for obj in chunk:
-                obj.quantity += 1
-            manager.bulk_update(chunk, ["quantity"])
-
-    return bulk_update
+    return lambda: [manager.filter(pk=obj.pk).update(quantity=F("quantity") + 1) for obj in objs]  # qs_update
 
 
 def profile(alias, label, workload, rows, interval):

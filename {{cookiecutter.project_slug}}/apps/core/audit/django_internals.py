@@ -28,12 +28,15 @@ import contextlib
 import functools
 import weakref
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.core.exceptions import EmptyResultSet, FieldError
 from django.db import connections, models, transaction
 from django.db.models import deletion, sql
 from django.db.models.query import ModelIterable
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 class Marker:
@@ -64,9 +67,15 @@ def transaction_marker(alias: str | None) -> Marker | None:
     rolled back). Every write or read made in the same transaction and savepoint shares one marker."""
     if alias is None:  # an instance never saved nor loaded: nothing to roll back
         return None
-    connection = connections[alias]
+    return marker_on(connections[alias])
+
+
+def marker_on(connection: "BaseDatabaseWrapper") -> Marker | None:
+    """`transaction_marker()` of a connection already in hand: looking one up by alias is not free, and a save
+    needs it twice."""
     if not connection.in_atomic_block:
         return None
+    alias = connection.alias
     savepoint_ids = tuple(connection.savepoint_ids)
     markers = connection.__dict__.setdefault("_audit_trail_markers", {})
     marker = markers.get(savepoint_ids)

@@ -111,8 +111,9 @@ class HistoryField(models.JSONField):
 
 
 def _vendor(instance, write):
-    using = write.using if write is not None else instance._state.db or router.db_for_write(type(instance))
-    return connections[using].vendor
+    if write is not None:
+        return write.connection.vendor
+    return connections[instance._state.db or router.db_for_write(type(instance))].vendor
 
 
 def _read_in_a_rolled_back_transaction(instance):

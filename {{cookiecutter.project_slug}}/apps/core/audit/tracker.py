@@ -21,16 +21,17 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import connections, models
 from django.db.models.signals import class_prepared, post_save
 from django.utils import timezone
 
 from . import entries
 from .current_user import get_current_user
-from .django_internals import Marker, transaction_marker
+from .django_internals import Marker, marker_on, transaction_marker
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 # (now, user) shared by every object of one bulk_create.
 _bulk_write: contextvars.ContextVar[tuple[datetime.datetime, Any] | None] = contextvars.ContextVar(
@@ -63,9 +64,10 @@ class Layer:
 
 @dataclass(eq=False)
 class Write:
-    """One save() of one instance: when, by whom, which fields; the layer it adds once it has run."""
+    """One save() of one instance: where, when, by whom, which fields; the layer it adds once it has run."""
 
     using: str
+    connection: "BaseDatabaseWrapper"  # connections[using], looked up once per save
     update_fields: frozenset[str] | None
     now: datetime.datetime = dataclass_field(default_factory=timezone.now)
     user: "AbstractBaseUser | None" = dataclass_field(default_factory=get_current_user)
@@ -184,25 +186,36 @@ def _change(field, old, value, vendor=None):
     return None if entries.key(old) == entries.key(new) else (old, new)
 
 
-@contextlib.contextmanager
-def writing(instance: models.Model, using: str, update_fields: Iterable[str] | None) -> Iterator["Write"]:
+class writing:  # named as it is used, like transaction.atomic
     """The scope of one save() of `instance`: yields its Write, which the history field fills in while Django
     saves, and keeps its layer once the write has run (see `_confirm`); a save that raises before its statement ran
-    leaves the snapshot as it was."""
-    state = state_of(instance)
-    write = Write(using, None if update_fields is None else frozenset(update_fields))
-    _confirm(instance, state)  # a save from a post_save receiver: the outer write has run
-    state.writes.append(write)
-    # Django saves only the loaded fields of an instance with deferred ones. The history is written by the database
-    # (it appends), never from this value, so it counts as loaded: a plain save() stays a full save.
-    instance.__dict__.setdefault("history", NOT_LOADED)
-    try:
-        yield write
-        _confirm(instance, state)
-    finally:
-        state.writes.remove(write)
-        if not state.writes and instance.__dict__.get("history") is NOT_LOADED:
-            del instance.__dict__["history"]  # deferred again, as Django sees it (get_deferred_fields())
+    leaves the snapshot as it was. A class rather than a generator: it runs on every save."""
+
+    __slots__ = ("instance", "state", "write")
+
+    def __init__(self, instance: models.Model, using: str, update_fields: Iterable[str] | None) -> None:
+        self.instance = instance
+        self.state = state_of(instance)
+        fields = None if update_fields is None else frozenset(update_fields)
+        self.write = Write(using, connections[using], fields)
+
+    def __enter__(self) -> Write:
+        _confirm(self.instance, self.state)  # a save from a post_save receiver: the outer write has run
+        self.state.writes.append(self.write)
+        # Django saves only the loaded fields of an instance with deferred ones. The history is written by the
+        # database (it appends), never from this value, so it counts as loaded: a plain save() stays a full save.
+        self.instance.__dict__.setdefault("history", NOT_LOADED)
+        return self.write
+
+    def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
+        state, loaded = self.state, self.instance.__dict__
+        try:
+            if exc_type is None:
+                _confirm(self.instance, state)
+        finally:
+            state.writes.remove(self.write)
+            if not state.writes and loaded.get("history") is NOT_LOADED:
+                del loaded["history"]  # deferred again, as Django sees it (get_deferred_fields())
 
 
 def current_write(instance: models.Model) -> "Write | None":
@@ -276,7 +289,7 @@ def _confirm(instance, state):
     for write in state.writes:
         if write.layer is not None and not write.done:
             write.done = True
-            write.layer.marker = transaction_marker(write.using)
+            write.layer.marker = marker_on(write.connection)
             state.add(write.layer)
             if write.creation is not None:
                 instance.__dict__["history"] = list(write.creation)
