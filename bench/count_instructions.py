@@ -93,13 +93,8 @@ def instructions(args, label, writes):
 
 def write(args, label):
     """The child run: prepare ROWS rows of `label`, then make `args.writes` writes."""
-    pg_name = f"bench_instructions_{os.getpid()}"
-    if args.postgres:
-        setup.create_database(args.postgres_url, pg_name)
-    try:
-        setup.configure(args.project, args.postgres_url if args.postgres else None, pg_name)
-        alias = "pg" if args.postgres else "wal"
-        setup.migrate(alias)
+    pg_url = args.postgres_url if args.postgres else None
+    with setup.one_database(args.project, pg_url, f"bench_instructions_{os.getpid()}") as alias:
         from benchlib import router
         from benchlib.single_writes import subjects
         from django.db import connections
@@ -113,12 +108,6 @@ def write(args, label):
             sys.exit(f"--model must be one of {', '.join(chosen)}")
         with router.use(alias):
             profile_saves.prepared(alias, *chosen[label], args.workload, ROWS, args.writes)()
-    finally:
-        if args.postgres:
-            from django.db import connections
-
-            connections.close_all()
-            setup.drop_database(args.postgres_url, pg_name)
     return 0
 
 

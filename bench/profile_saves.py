@@ -39,20 +39,9 @@ def main(argv=None):
     parser.add_argument("--interval", type=float, default=0.0001, help="pyinstrument's sampling interval (s)")
     args = parser.parse_args(argv)
 
-    pg_name = f"bench_profile_{os.getpid()}"
-    if args.postgres:
-        setup.create_database(args.postgres_url, pg_name)
-    try:
-        setup.configure(args.project, args.postgres_url if args.postgres else None, pg_name)
-        alias = "pg" if args.postgres else "wal"
-        setup.migrate(alias)
+    pg_url = args.postgres_url if args.postgres else None
+    with setup.one_database(args.project, pg_url, f"bench_profile_{os.getpid()}") as alias:
         profile(alias, args.model, args.workload, args.rows, args.interval)
-    finally:
-        if args.postgres:
-            from django.db import connections
-
-            connections.close_all()
-            setup.drop_database(args.postgres_url, pg_name)
 
 
 def prepared(alias, model, tables, workload, rows, writes=None):

@@ -3,6 +3,7 @@ benchapp, on an in-memory SQLite database ("default"), a SQLite file in WAL mode
 ("wal", table 9) and, when a server answers, a fresh PostgreSQL database ("pg")."""
 
 import atexit
+import contextlib
 import os
 import shutil
 import sys
@@ -158,3 +159,23 @@ def migrate(alias):
             # django-pghistory's triggers (benchapp has no migrations to install them) and the function they call.
             Context.install_pgh_attach_context_func(using=alias)
             pgtrigger.install(database=alias)
+
+
+@contextlib.contextmanager
+def one_database(project, pg_url, pg_name):
+    """Configure Django for the baked `project` and migrate one database: a fresh PostgreSQL database `pg_name` at
+    `pg_url` (dropped at the end), or with `pg_url` None table 9's SQLite file. Yields its alias. For the scripts
+    that look at one kind of write (profile_saves.py, count_instructions.py)."""
+    if pg_url:
+        create_database(pg_url, pg_name)
+    try:
+        configure(project, pg_url, pg_name)
+        alias = "pg" if pg_url else "wal"
+        migrate(alias)
+        yield alias
+    finally:
+        if pg_url:
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(pg_url, pg_name)
