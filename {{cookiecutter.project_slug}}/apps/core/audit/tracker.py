@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import datetime
 import decimal
+import functools
 import uuid
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -67,13 +68,18 @@ class Write:
     """One save() of one instance: where, when, by whom, which fields; the layer it adds once it has run."""
 
     using: str
-    connection: "BaseDatabaseWrapper"  # connections[using], looked up once per save
     update_fields: frozenset[str] | None
     now: datetime.datetime = dataclass_field(default_factory=timezone.now)
     user: "AbstractBaseUser | None" = dataclass_field(default_factory=get_current_user)
     layer: Layer | None = None
     creation: list[dict[str, Any]] | None = None
     done: bool = False
+
+    @functools.cached_property
+    def connection(self) -> "BaseDatabaseWrapper":
+        """connections[using], looked up once per save (a lookup is not free), and only once Django's save_base() has
+        looked it up itself: a bad alias fails there, as for any model."""
+        return connections[self.using]
 
 
 class StoredState:
@@ -196,8 +202,7 @@ class writing:  # named as it is used, like transaction.atomic
     def __init__(self, instance: models.Model, using: str, update_fields: Iterable[str] | None) -> None:
         self.instance = instance
         self.state = state_of(instance)
-        fields = None if update_fields is None else frozenset(update_fields)
-        self.write = Write(using, connections[using], fields)
+        self.write = Write(using, None if update_fields is None else frozenset(update_fields))
 
     def __enter__(self) -> Write:
         _confirm(self.instance, self.state)  # a save from a post_save receiver: the outer write has run
