@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import profile_saves
 from benchlib import setup
+from benchlib.single_writes import BULK_ROWS
 
 BASELINE = "plain, same width"
 ROWS = 1_100
@@ -53,7 +54,7 @@ def main(argv=None):
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         counts = dict(zip(labels, pool.map(lambda label: per_write(args, label), labels), strict=True))
     where = "PostgreSQL (the client's side)" if args.postgres else "SQLite file (WAL), engine included"
-    per = "bulk_update() call of 20 rows" if args.workload == "bulk_update" else "write"
+    per = f"bulk_update() call of {BULK_ROWS} rows" if args.workload == "bulk_update" else "write"
     print(f"Instructions per {per}, {args.workload}, {where}:")
     for label, count in counts.items():
         print(f"  {label:<20} {count:>12,}  {count / counts[BASELINE]:.3f}x  (+{count - counts[BASELINE]:,})")
@@ -63,7 +64,7 @@ def main(argv=None):
 def per_write(args, label):
     """Instructions per write of `label`: the two runs' difference over the writes the longer one adds."""
     if args.workload == "bulk_update":
-        short, long = SHORT // 20, LONG // 20
+        short, long = SHORT // BULK_ROWS, LONG // BULK_ROWS
     else:
         short, long = SHORT, LONG
     return (instructions(args, label, long) - instructions(args, label, short)) // (long - short)

@@ -72,7 +72,7 @@ def transaction_marker(alias: str | None) -> Marker | None:
 
 def marker_on(connection: "BaseDatabaseWrapper") -> Marker | None:
     """`transaction_marker()` of a connection already in hand: looking one up by alias is not free, and a save
-    needs it twice."""
+    already holds its own (`Write.connection`)."""
     if not connection.in_atomic_block:
         return None
     alias = connection.alias
