@@ -2,10 +2,14 @@
 
 **The in-row limit.** The database rewrites a row's whole history column on every append, so a save's cost grows
 with the history. A model (or the project, with the setting `AUDIT_HISTORY_ROW_LIMIT`) can set
-`history_row_limit = N`: a row never holds more than N entries. Once a write takes it past N, its oldest entries move
+`history_row_limit = N`: a row holds about N entries at most. Once a write takes it past N, its oldest entries move
 into one ArchivedHistory chunk and the row keeps its newest N/2, so that the next move is N/2 writes away. The check
 is part of the write (one small query after a save, or before a QuerySet.update() of the rows it matches) and the
-move is two statements, so no worker has to run for it. `history_of()` reads the chunks and the row as one history; `obj.history` is what the row holds.
+move is two statements, so no worker has to run for it. A process checks a row on the first save it makes of it and
+then on every limit/100th save (`saves_between_checks()`): a row saved over and over, the kind that grows long, sends
+that query on one save in a hundredth of its limit, and can pass its limit by as many entries (for each process
+saving it) before it is trimmed. `history_of()` reads the chunks and the row as one history; `obj.history` is what
+the row holds.
 
 **Retention.** `prune()` removes entries older than a date from the archive and from the rows, in batches of
 `batch_size` rows, each batch in its own transaction (a failure leaves every batch it did not reach untouched), and
@@ -71,12 +75,43 @@ def after_save(instance: models.Model, using: str) -> None:
     """Trim the row just saved if its history outgrew its model's limit."""
     model = type(instance)
     limit = row_limit(model)
-    if limit is None or instance.pk is None:
+    if limit is None or instance.pk is None or not _check_due(model, using, instance.pk, limit):
         return
     rows = model._base_manager.db_manager(using).filter(pk=instance.pk)
     length = rows.annotate(_entries=HistoryLength("history")).values_list("_entries", flat=True).first()
     if length is not None and length > limit:
         trim(model, using, rows)
+
+
+# Saves this process made of a row since it last read the row's length: {(model label, database, key): saves}.
+# Cleared when it holds _SAVES_TRACKED rows, after which every row is checked again on its next save.
+_saves_unchecked: dict[tuple[str, str, Any], int] = {}
+_SAVES_TRACKED = 10_000
+
+
+def saves_between_checks(limit: int) -> int:
+    """How often a process reads a row's length as it saves it: every limit/100th save (at least every save). The
+    read is a query of its own, about as long as a get() of the row, which a save of a limited model would otherwise
+    pay every time; a row trimmed this late holds at most 1 % more than its limit for each process saving it."""
+    return max(1, limit // 100)
+
+
+def _check_due(model: type[models.Model], using: str, pk: Any, limit: int) -> bool:
+    """Whether this save reads the row's length: on the first save of the row this process makes (another process,
+    a QuerySet.update() or a bulk write may have made it long) and then every `saves_between_checks()` saves. A count
+    two threads race on may be off by a save; a row forgotten when the table is full is checked on its next save."""
+    every = saves_between_checks(limit)
+    if every == 1:
+        return True
+    key = (model._meta.label, using, pk)
+    saves = _saves_unchecked.get(key)
+    if saves is not None and saves + 1 < every:
+        _saves_unchecked[key] = saves + 1
+        return False
+    if len(_saves_unchecked) >= _SAVES_TRACKED:
+        _saves_unchecked.clear()
+    _saves_unchecked[key] = 0
+    return True
 
 
 def before_update(queryset: models.QuerySet) -> None:

@@ -21,6 +21,15 @@ from ..archiveapp.models import Document, Gauge, Note, Place, Restaurant
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fresh_process():
+    """Each test starts as a new process would: no row's saves counted since its length was last read (keys are
+    reused across tests, as their transactions roll back)."""
+    retention._saves_unchecked.clear()
+    yield
+    retention._saves_unchecked.clear()
+
+
 def readings(history):
     return [entry["changes"]["reading"]["new"] for entry in history]
 
@@ -60,6 +69,53 @@ def test_a_long_history_never_holds_much_more_than_its_limit_and_reads_whole():
         assert len(Gauge.objects.get(pk=gauge.pk).history) <= 10
 
     assert readings(Gauge.history_of(gauge.pk)) == list(range(101))
+
+
+def length_reads(queries):
+    return [query["sql"] for query in queries if query["sql"].lstrip().upper().startswith("SELECT")]
+
+
+def test_a_row_saved_over_and_over_reads_its_length_once_in_a_hundredth_of_its_limit(monkeypatch):
+    monkeypatch.setattr(Gauge, "history_row_limit", 1000)
+    assert retention.saves_between_checks(1000) == 10
+    with CaptureQueriesContext(connection) as queries:
+        gauge = Gauge.objects.create()  # the first save of the row this process makes: read
+        saved_times(gauge, 20)  # the 10th and the 20th: read
+
+    assert len(length_reads(queries)) == 3
+    assert len(queries) == 21 + 3
+
+
+def test_a_row_checked_less_often_passes_its_limit_by_less_than_the_saves_between_checks(monkeypatch):
+    monkeypatch.setattr(Gauge, "history_row_limit", 300)
+    every = retention.saves_between_checks(300)
+    assert every == 3
+    gauge = Gauge.objects.create()
+
+    lengths = []
+    for _ in range(700):
+        saved_times(gauge, 1)
+        lengths.append(len(Gauge.objects.get(pk=gauge.pk).history))
+
+    assert max(lengths) > 300  # saves between checks pass the limit...
+    assert max(lengths) < 300 + every  # ...by less than their number
+    assert min(lengths[300:]) >= 150  # and a trimmed row keeps its newest half
+    assert readings(Gauge.history_of(gauge.pk)) == list(range(701))
+
+
+def test_a_process_reads_the_length_of_a_row_on_its_first_save_of_it(monkeypatch):
+    monkeypatch.setattr(Gauge, "history_row_limit", 1000)
+    gauge = Gauge.objects.create()
+    saved_times(gauge, 3)  # counted: this process would not read its length for 7 more saves
+    entries = Gauge.objects.get(pk=gauge.pk).history
+    # Another process (or a hand-written UPDATE) made the row long.
+    QuerySet.update(Gauge.objects.filter(pk=gauge.pk), history=entries + [entries[-1]] * 1000)
+    retention._saves_unchecked.clear()  # this process is new
+
+    saved_times(gauge, 1)
+
+    assert len(Gauge.objects.get(pk=gauge.pk).history) == 500
+    assert len(Gauge.history_of(gauge.pk)) == 1005
 
 
 def test_a_queryset_update_trims_the_rows_it_updates():
