@@ -283,12 +283,12 @@ def test_the_worker_renews_the_leases_of_running_tasks(registry):
 
     @ingestor("long")
     def long_task(task):
-        # Runs until the worker's main thread has renewed its lease twice: about 1 s, longer on a loaded machine.
+        # Runs until the worker's main thread has renewed its lease twice: about 2 s, longer on a loaded machine.
         wait_for(lambda: renewed_twice(task.pk), interval=0.05, what="two renewals of the lease")
 
     Task.objects.create(name="long", task_ingestor="long")
 
-    assert run_burst("long", lease=1.5)[0] == 0  # renewed every 0.5 s: it never expires while running
+    assert run_burst("long", lease=3)[0] == 0  # renewed every second: it never expires while running
 
     assert len(set(leases)) == 3
     assert leases == sorted(leases)
