@@ -97,9 +97,9 @@ def saves_between_checks(limit: int) -> int:
 
 
 def _check_due(model: type[models.Model], using: str, pk: Any, limit: int) -> bool:
-    """Whether this save reads the row's length: on the first save of the row this process makes (another process,
-    a QuerySet.update() or a bulk write may have made it long) and then every `saves_between_checks()` saves. A count
-    two threads race on may be off by a save; a row forgotten when the table is full is checked on its next save."""
+    """Whether this save reads the row's length: on the first save of the row this process makes (other processes,
+    or a hand-written UPDATE, may have made it long) and then every `saves_between_checks()` saves. A count two
+    threads race on may be off by a save; a row forgotten when the table is full is checked on its next save."""
     every = saves_between_checks(limit)
     if every == 1:
         return True
