@@ -220,6 +220,7 @@ def _signed(seconds):
 def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
     from apps.core.audit.retention import saves_between_checks
 
+    every = saves_between_checks(LIMIT)
     saves = measure_saves(alias, lengths, repeats)
     base = saves[lengths[0]][0]
     rows = [
@@ -246,8 +247,7 @@ def report(alias, title, lengths, repeats, delete_rows, delete_rounds, deep):
         f"Saves: get(pk=) + change one field + save(), history_row_limit = {LIMIT:,} (a row past it keeps its",
         f"newest {LIMIT - LIMIT // 2:,}, the rest move to the archive); median of {repeats} saves after the row's",
         "set-up, and their mean; one row per length, saved in turn. A save reads its row's length (one query)",
-        f"on one save in {saves_between_checks(LIMIT)}: the first this process makes of the row, then every "
-        f"{saves_between_checks(LIMIT)}th.",
+        f"on one save in {every}: the first this process makes of the row, then every {every}th.",
         f"Save with {lengths[-1]:,} entries / with {lengths[0]:,}: {fmt_ratio(saves_ratio)} (goal: at most 1.50x).",
         f"The database's own append (one hand-written UPDATE, no ORM): {fmt_seconds(appends[lengths[0]])} to a row "
         f"of {lengths[0]:,} entries, {fmt_seconds(appends[in_row])} to one of {in_row:,} ({fmt_ratio(append_ratio)}):",
